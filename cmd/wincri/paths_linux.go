@@ -1,0 +1,3 @@
+package main
+
+const defaultConfigPath = "/etc/wincri/config.toml"

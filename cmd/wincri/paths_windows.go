@@ -1,0 +1,3 @@
+package main
+
+const defaultConfigPath = `C:\ProgramData\wincri\config.toml`

@@ -1,0 +1,274 @@
+// Package config holds wincri's configuration: the TOML file, its defaults and
+// their validation. Platform defaults live in defaults_linux.go and
+// defaults_windows.go.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"sort"
+	"strings"
+	"text/template"
+	"time"
+
+	"github.com/pelletier/go-toml/v2"
+)
+
+// Config is the whole daemon configuration. Field tags are the TOML keys.
+type Config struct {
+	// Root is the persistent directory: images, snapshots, metadata.
+	Root string `toml:"root"`
+	// State is the runtime directory: sockets, bundles, fifos.
+	State string `toml:"state"`
+	// Listen is the CRI endpoint: unix:///path on Linux, npipe:////./pipe/NAME on Windows.
+	Listen string `toml:"listen"`
+	// LogLevel is one of trace, debug, info, warn, error.
+	LogLevel string `toml:"log_level"`
+	// SandboxImage is the pause image each pod sandbox runs; it is pinned.
+	SandboxImage string `toml:"sandbox_image"`
+	// DefaultRuntime names the handler used when a pod asks for none.
+	DefaultRuntime string `toml:"default_runtime"`
+	// Runtimes maps a RuntimeClass handler name to the shim that runs it.
+	Runtimes map[string]Runtime `toml:"runtimes"`
+	// Registry configures image pulls.
+	Registry Registry `toml:"registry"`
+	// CNI configures pod networking.
+	CNI CNI `toml:"cni"`
+	// Streaming configures the exec/attach/port-forward server.
+	Streaming Streaming `toml:"streaming"`
+	// Metrics configures the optional Prometheus endpoint.
+	Metrics Metrics `toml:"metrics"`
+}
+
+// Runtime is one runtime handler.
+type Runtime struct {
+	// Shim is the runtime-v2 shim binary: a name looked up in PATH or a path.
+	Shim string `toml:"shim"`
+	// Platform is the OS the handler runs containers for: "linux" or "windows".
+	Platform string `toml:"platform"`
+	// Options are the shim's handler options, decoded into the shim's own
+	// options type (runc: BinaryName, Root, SystemdCgroup; runhcs:
+	// SandboxIsolation, VmProcessorCount, ...).
+	Options map[string]any `toml:"options,omitempty"`
+}
+
+// Registry configures image pulls.
+type Registry struct {
+	// ConfigPath is a directory in containerd's hosts.toml layout:
+	// <dir>/<host>/hosts.toml, and <dir>/_default/hosts.toml for every host.
+	ConfigPath string `toml:"config_path"`
+	// PullProgressTimeout cancels a pull that has read no byte for this long ("0" disables).
+	PullProgressTimeout Duration `toml:"pull_progress_timeout"`
+	// MaxConcurrentDownloads bounds layer downloads per pull.
+	MaxConcurrentDownloads int `toml:"max_concurrent_downloads"`
+}
+
+// CNI configures pod networking.
+type CNI struct {
+	BinDirs []string `toml:"bin_dirs"`
+	ConfDir string   `toml:"conf_dir"`
+}
+
+// Streaming configures the exec/attach/port-forward server.
+type Streaming struct {
+	// Address is host:port; port 0 picks a free port.
+	Address string `toml:"address"`
+}
+
+// Metrics configures the Prometheus endpoint.
+type Metrics struct {
+	// Address is host:port; empty disables the endpoint.
+	Address string `toml:"address"`
+}
+
+// Duration is a time.Duration written as a Go duration string in TOML.
+type Duration struct{ time.Duration }
+
+// MarshalText implements encoding.TextMarshaler.
+func (d Duration) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
+	if err != nil {
+		return fmt.Errorf("invalid duration %q: %w", b, err)
+	}
+	d.Duration = v
+	return nil
+}
+
+// Default returns the configuration used when no file is given.
+func Default() *Config {
+	return &Config{
+		Root:           defaultRoot,
+		State:          defaultState,
+		Listen:         defaultListen,
+		LogLevel:       "info",
+		SandboxImage:   "registry.k8s.io/pause:3.10",
+		DefaultRuntime: defaultRuntimeName,
+		Runtimes:       defaultRuntimes(),
+		Registry: Registry{
+			ConfigPath:             defaultRegistryConfigPath,
+			PullProgressTimeout:    Duration{5 * time.Minute},
+			MaxConcurrentDownloads: 3,
+		},
+		CNI: CNI{
+			BinDirs: defaultCNIBinDirs,
+			ConfDir: defaultCNIConfDir,
+		},
+		Streaming: Streaming{Address: "127.0.0.1:0"},
+	}
+}
+
+// Load reads a TOML file over the defaults: keys the file does not set keep
+// their default. Unknown keys are an error, so a typo is not silently ignored.
+func Load(path string) (*Config, error) {
+	c := Default()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := Decode(b, c); err != nil {
+		return nil, fmt.Errorf("config %s: %w", path, err)
+	}
+	return c, nil
+}
+
+// Decode decodes TOML into c, refusing unknown keys.
+func Decode(b []byte, c *Config) error {
+	dec := toml.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(c); err != nil {
+		var strict *toml.StrictMissingError
+		if errors.As(err, &strict) {
+			return errors.New(strings.TrimSpace(strict.String()))
+		}
+		return err
+	}
+	return nil
+}
+
+// Validate checks the configuration for mistakes a daemon cannot start with.
+func (c *Config) Validate() error {
+	var errs []error
+	if c.Root == "" {
+		errs = append(errs, errors.New("root must be set"))
+	}
+	if c.State == "" {
+		errs = append(errs, errors.New("state must be set"))
+	}
+	if c.Listen == "" {
+		errs = append(errs, errors.New("listen must be set"))
+	}
+	if _, ok := c.Runtimes[c.DefaultRuntime]; !ok {
+		errs = append(errs, fmt.Errorf("default_runtime %q is not in [runtimes]", c.DefaultRuntime))
+	}
+	for name, r := range c.Runtimes {
+		if r.Shim == "" {
+			errs = append(errs, fmt.Errorf("runtimes.%s: shim must be set", name))
+		}
+		if r.Platform != "linux" && r.Platform != "windows" {
+			errs = append(errs, fmt.Errorf("runtimes.%s: platform must be linux or windows, not %q", name, r.Platform))
+		}
+	}
+	if c.Registry.PullProgressTimeout.Duration < 0 {
+		errs = append(errs, errors.New("registry.pull_progress_timeout must not be negative"))
+	}
+	if c.Registry.MaxConcurrentDownloads < 1 {
+		errs = append(errs, errors.New("registry.max_concurrent_downloads must be at least 1"))
+	}
+	return errors.Join(errs...)
+}
+
+// RuntimeNames returns the configured handler names, sorted.
+func (c *Config) RuntimeNames() []string {
+	names := make([]string, 0, len(c.Runtimes))
+	for n := range c.Runtimes {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// DefaultTOML renders the default configuration as commented TOML. Decoding
+// its output yields Default() again (a test holds it to that).
+func DefaultTOML() string {
+	var buf bytes.Buffer
+	if err := defaultTemplate.Execute(&buf, Default()); err != nil {
+		panic(err) // the template is a constant; a failure is a programming error
+	}
+	return buf.String()
+}
+
+var defaultTemplate = template.Must(template.New("config").Funcs(template.FuncMap{
+	"q": func(s string) string {
+		b, _ := toml.Marshal(map[string]string{"v": s})
+		return strings.TrimSpace(strings.TrimPrefix(string(b), "v = "))
+	},
+	"qs": func(ss []string) string {
+		b, _ := toml.Marshal(map[string][]string{"v": ss})
+		return strings.TrimSpace(strings.TrimPrefix(string(b), "v = "))
+	},
+	"opts": func(m map[string]any) string {
+		if len(m) == 0 {
+			return ""
+		}
+		b, _ := toml.Marshal(m)
+		return strings.TrimSpace(string(b))
+	},
+}).Parse(`# wincri configuration. Every key is optional: a key left out keeps the
+# default shown here. Flags (--listen, --root, --state, --log-level) override it.
+
+# Persistent directory: images, snapshots, metadata. Must survive reboots.
+root = {{q .Root}}
+# Runtime directory: sockets, bundles, fifos. May be cleared on reboot.
+state = {{q .State}}
+# CRI endpoint kubelet connects to: unix:///path (Linux) or npipe:////./pipe/NAME (Windows).
+listen = {{q .Listen}}
+# trace, debug (logs every CRI call with its latency), info, warn, error.
+log_level = {{q .LogLevel}}
+# The pause image each pod sandbox runs. It is pinned: kubelet's image GC keeps it.
+sandbox_image = {{q .SandboxImage}}
+# The runtime handler for pods whose RuntimeClass names none.
+default_runtime = {{q .DefaultRuntime}}
+
+[registry]
+  # Registry hosts directory in containerd's hosts.toml format:
+  #   <config_path>/<host>/hosts.toml   mirrors, TLS and capabilities for one registry
+  #   <config_path>/_default/hosts.toml applies to every registry without its own file
+  config_path = {{q .Registry.ConfigPath}}
+  # A pull that reads no byte for this long is cancelled ("0s" never cancels).
+  pull_progress_timeout = {{q .Registry.PullProgressTimeout.String}}
+  # Layers downloaded at once per pull.
+  max_concurrent_downloads = {{.Registry.MaxConcurrentDownloads}}
+
+[cni]
+  # Directories searched for CNI plugin binaries, in order.
+  bin_dirs = {{qs .CNI.BinDirs}}
+  # Directory holding the CNI network configuration (*.conflist, *.conf).
+  conf_dir = {{q .CNI.ConfDir}}
+
+[streaming]
+  # host:port of the exec / attach / port-forward server (port 0: any free port).
+  address = {{q .Streaming.Address}}
+
+[metrics]
+  # host:port of the Prometheus /metrics endpoint; empty turns it off.
+  address = {{q .Metrics.Address}}
+
+# Runtime handlers: [runtimes.NAME] is the RuntimeClass handler NAME.
+#   shim     runtime-v2 shim binary (name in PATH or a path)
+#   platform "linux" or "windows"
+#   options  the shim's own handler options
+{{- range $name, $r := .Runtimes}}
+[runtimes.{{$name}}]
+  shim = {{q $r.Shim}}
+  platform = {{q $r.Platform}}
+{{- with opts $r.Options}}
+  [runtimes.{{$name}}.options]
+{{.}}
+{{- end}}
+{{- end}}
+`))

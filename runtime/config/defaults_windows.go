@@ -1,0 +1,27 @@
+package config
+
+const (
+	defaultRoot               = `C:\ProgramData\wincri\root`
+	defaultState              = `C:\ProgramData\wincri\state`
+	defaultListen             = "npipe:////./pipe/wincri"
+	defaultRegistryConfigPath = `C:\ProgramData\wincri\certs.d`
+	defaultCNIConfDir         = `C:\ProgramData\wincri\cni\conf`
+	defaultRuntimeName        = "runhcs-wcow-process"
+)
+
+var defaultCNIBinDirs = []string{`C:\ProgramData\wincri\cni\bin`}
+
+func defaultRuntimes() map[string]Runtime {
+	return map[string]Runtime{
+		"runhcs-wcow-process": {
+			Shim:     "containerd-shim-runhcs-v1",
+			Platform: "windows",
+			Options:  map[string]any{"SandboxIsolation": int64(0)},
+		},
+		"runhcs-wcow-hypervisor": {
+			Shim:     "containerd-shim-runhcs-v1",
+			Platform: "windows",
+			Options:  map[string]any{"SandboxIsolation": int64(1)},
+		},
+	}
+}

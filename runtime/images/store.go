@@ -1,0 +1,233 @@
+// Package images is wincri's image store: containerd's content store,
+// metadata database (bbolt), snapshotter, resolver and unpacker used
+// in-process, with an in-memory index that answers CRI's image calls without
+// touching the disk.
+package images
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	containerd "github.com/containerd/containerd/v2/client"
+	"github.com/containerd/containerd/v2/core/content"
+	"github.com/containerd/containerd/v2/core/images"
+	"github.com/containerd/containerd/v2/core/leases"
+	"github.com/containerd/containerd/v2/core/metadata"
+	"github.com/containerd/containerd/v2/core/snapshots"
+	"github.com/containerd/containerd/v2/pkg/namespaces"
+	"github.com/containerd/containerd/v2/plugins/content/local"
+	"github.com/containerd/log"
+	"github.com/containerd/platforms"
+	bolt "go.etcd.io/bbolt"
+)
+
+const (
+	// Namespace is the containerd namespace wincri keeps its images in.
+	Namespace = "k8s.io"
+	// managedLabel marks image records created by the CRI (containerd's key,
+	// so tools that know containerd's CRI images read ours too).
+	managedLabel    = "io.cri-containerd.image"
+	pullLeasePrefix = "wincri-pull-"
+)
+
+// Options configures a Store.
+type Options struct {
+	// Root holds content/, snapshots/ and meta.db.
+	Root string
+	// RegistryConfigPath is the hosts.toml directory ("" for registry defaults).
+	RegistryConfigPath string
+	// PinnedImages are references whose images are reported pinned.
+	PinnedImages []string
+	// PullProgressTimeout cancels a pull that reads nothing for this long (0: never).
+	PullProgressTimeout time.Duration
+	// MaxConcurrentDownloads bounds layer downloads per pull.
+	MaxConcurrentDownloads int
+	// Platform matches the manifests to pull; nil means this host's platform.
+	Platform platforms.MatchComparer
+}
+
+// Store is the image store. It is safe for concurrent use.
+type Store struct {
+	opts        Options
+	bolt        *bolt.DB
+	sn          snapshots.Snapshotter
+	db          *metadata.DB
+	client      *containerd.Client
+	snapshotter string
+	snapRoot    string
+	platform    platforms.MatchComparer
+	pulls       flights
+
+	mu    sync.RWMutex
+	byID  map[string]*Image // image id (config digest) -> image
+	byRef map[string]string // every reference, and the id itself -> image id
+}
+
+// Open opens (or creates) the image store under opts.Root and loads the
+// index of the images it holds. Leftovers of pulls interrupted by a crash
+// are garbage-collected.
+func Open(ctx context.Context, opts Options) (*Store, error) {
+	if err := os.MkdirAll(opts.Root, 0o711); err != nil {
+		return nil, err
+	}
+	cs, err := local.NewStore(filepath.Join(opts.Root, "content"))
+	if err != nil {
+		return nil, fmt.Errorf("content store: %w", err)
+	}
+	sn, err := newSnapshotter(filepath.Join(opts.Root, "snapshots"))
+	if err != nil {
+		return nil, fmt.Errorf("snapshotter %s: %w", snapshotterName, err)
+	}
+	bopts := *bolt.DefaultOptions
+	bopts.NoFreelistSync = true
+	bopts.Timeout = 5 * time.Second
+	bdb, err := bolt.Open(filepath.Join(opts.Root, "meta.db"), 0o644, &bopts)
+	if err != nil {
+		sn.Snapshotter.Close()
+		return nil, fmt.Errorf("open %s (is another wincri using this root?): %w", filepath.Join(opts.Root, "meta.db"), err)
+	}
+	db := metadata.NewDB(bdb, cs, map[string]snapshots.Snapshotter{snapshotterName: sn.Snapshotter})
+	if err := db.Init(ctx); err != nil {
+		bdb.Close()
+		sn.Snapshotter.Close()
+		return nil, fmt.Errorf("metadata: %w", err)
+	}
+	platform := opts.Platform
+	if platform == nil {
+		platform = platforms.Default()
+	}
+	mcs := db.ContentStore()
+	client, err := containerd.New("",
+		containerd.WithDefaultNamespace(Namespace),
+		containerd.WithDefaultPlatform(platform),
+		containerd.WithServices(
+			containerd.WithContentStore(mcs),
+			containerd.WithImageStore(metadata.NewImageStore(db)),
+			containerd.WithSnapshotters(map[string]snapshots.Snapshotter{snapshotterName: db.Snapshotter(snapshotterName)}),
+			containerd.WithLeasesService(metadata.NewLeaseManager(db)),
+			containerd.WithDiffService(newDiffService(mcs)),
+			containerd.WithIntrospectionService(introspection{snapshotter: snapshotterName, capabilities: sn.Capabilities}),
+		))
+	if err != nil {
+		bdb.Close()
+		sn.Snapshotter.Close()
+		return nil, err
+	}
+	s := &Store{
+		opts:        opts,
+		bolt:        bdb,
+		sn:          sn.Snapshotter,
+		db:          db,
+		client:      client,
+		snapshotter: snapshotterName,
+		snapRoot:    filepath.Join(opts.Root, "snapshots"),
+		platform:    platform,
+		byID:        map[string]*Image{},
+		byRef:       map[string]string{},
+	}
+	ctx = s.nsContext(ctx)
+	if err := s.dropPullLeases(ctx); err != nil {
+		log.G(ctx).WithError(err).Warn("could not drop leases of interrupted pulls")
+	}
+	if _, err := db.GarbageCollect(ctx); err != nil {
+		log.G(ctx).WithError(err).Warn("image garbage collection failed")
+	}
+	if err := s.load(ctx); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// Close releases the database; the Store must not be used afterwards.
+func (s *Store) Close() error {
+	return errors.Join(s.bolt.Close(), s.sn.Close())
+}
+
+// Client is the in-process containerd client over this store, for the
+// runtime to prepare container root filesystems from images.
+func (s *Store) Client() *containerd.Client { return s.client }
+
+// Snapshotter is the name of the snapshotter images are unpacked into.
+func (s *Store) Snapshotter() string { return s.snapshotter }
+
+func (s *Store) nsContext(ctx context.Context) context.Context {
+	return namespaces.WithNamespace(ctx, Namespace)
+}
+
+func (s *Store) contentStore() content.Store { return s.client.ContentStore() }
+
+func (s *Store) imageService() images.Store { return s.client.ImageService() }
+
+// dropPullLeases deletes the leases of pulls that a crash interrupted: at
+// start-up no pull is running, so every such lease is stale.
+func (s *Store) dropPullLeases(ctx context.Context) error {
+	ls := s.client.LeasesService()
+	all, err := ls.List(ctx)
+	if err != nil {
+		return err
+	}
+	for _, l := range all {
+		if len(l.ID) > len(pullLeasePrefix) && l.ID[:len(pullLeasePrefix)] == pullLeasePrefix {
+			if err := ls.Delete(ctx, l); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// load builds the in-memory index from the image records on disk.
+func (s *Store) load(ctx context.Context) error {
+	recs, err := s.imageService().List(ctx)
+	if err != nil {
+		return fmt.Errorf("list images: %w", err)
+	}
+	for _, rec := range recs {
+		if rec.Labels[managedLabel] != "managed" {
+			continue
+		}
+		img, err := s.describe(ctx, rec.Target)
+		if err != nil {
+			log.G(ctx).WithError(err).WithField("ref", rec.Name).Warn("skipping image record whose content is unreadable")
+			continue
+		}
+		s.index(img, rec.Name)
+	}
+	return nil
+}
+
+// GC garbage-collects content and snapshots that no image references.
+func (s *Store) GC(ctx context.Context) error {
+	_, err := s.db.GarbageCollect(s.nsContext(ctx))
+	return err
+}
+
+// withPullLease runs fn under a lease that protects what it downloads from
+// garbage collection until the image records exist. The lease is dropped even
+// when ctx is cancelled.
+func (s *Store) withPullLease(ctx context.Context, fn func(context.Context) error) error {
+	ls := s.client.LeasesService()
+	l, err := ls.Create(ctx, leases.WithRandomID(), leases.WithExpiration(24*time.Hour), withIDPrefix(pullLeasePrefix))
+	if err != nil {
+		return fmt.Errorf("create pull lease: %w", err)
+	}
+	defer func() {
+		if err := ls.Delete(context.WithoutCancel(ctx), l); err != nil {
+			log.G(ctx).WithError(err).Warn("delete pull lease")
+		}
+	}()
+	return fn(leases.WithLease(ctx, l.ID))
+}
+
+func withIDPrefix(prefix string) leases.Opt {
+	return func(l *leases.Lease) error {
+		l.ID = prefix + l.ID
+		return nil
+	}
+}

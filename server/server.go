@@ -1,0 +1,116 @@
+// Package server is the CRI facade: one file per RPC or RPC group, each
+// validating its request, calling the runtime and mapping errors to gRPC codes.
+package server
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"runtime/debug"
+	"time"
+
+	"github.com/containerd/log"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"github.com/wincri/wincri/runtime"
+)
+
+// maxMsgSize matches kubelet's CRI client limit.
+const maxMsgSize = 16 << 20
+
+// Server serves the CRI RuntimeService and ImageService.
+type Server struct {
+	rt   *runtime.Runtime
+	grpc *grpc.Server
+}
+
+// RuntimeService implements CRI's RuntimeService. RPCs not implemented yet
+// answer codes.Unimplemented naming the RPC (from the embedded type).
+type RuntimeService struct {
+	runtimeapi.UnimplementedRuntimeServiceServer
+	rt *runtime.Runtime
+}
+
+// ImageService implements CRI's ImageService.
+type ImageService struct {
+	runtimeapi.UnimplementedImageServiceServer
+	rt *runtime.Runtime
+}
+
+// New builds a server over rt with both CRI services registered.
+func New(rt *runtime.Runtime) *Server {
+	g := grpc.NewServer(
+		grpc.MaxRecvMsgSize(maxMsgSize),
+		grpc.MaxSendMsgSize(maxMsgSize),
+		grpc.ChainUnaryInterceptor(unaryRecover, unaryLog),
+		grpc.ChainStreamInterceptor(streamRecover),
+	)
+	Register(g, rt)
+	return &Server{rt: rt, grpc: g}
+}
+
+// Register registers the CRI services on g. It is how wincri's CRI service
+// plugs into a gRPC server it does not own.
+func Register(g *grpc.Server, rt *runtime.Runtime) {
+	runtimeapi.RegisterRuntimeServiceServer(g, &RuntimeService{rt: rt})
+	runtimeapi.RegisterImageServiceServer(g, &ImageService{rt: rt})
+}
+
+// Serve accepts CRI connections on l until Stop.
+func (s *Server) Serve(l net.Listener) error { return s.grpc.Serve(l) }
+
+// Stop finishes the calls in flight (for at most timeout) and stops.
+func (s *Server) Stop(timeout time.Duration) {
+	done := make(chan struct{})
+	go func() { s.grpc.GracefulStop(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(timeout):
+		s.grpc.Stop()
+	}
+}
+
+// unaryRecover turns a panic in a handler into codes.Internal; the daemon
+// lives on.
+func unaryRecover(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (resp any, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			log.G(ctx).WithField("method", info.FullMethod).Errorf("panic in CRI handler: %v\n%s", p, debug.Stack())
+			resp, err = nil, status.Errorf(codes.Internal, "%s: internal error: %v", info.FullMethod, p)
+		}
+	}()
+	return h(ctx, req)
+}
+
+func streamRecover(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, h grpc.StreamHandler) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			log.G(ss.Context()).WithField("method", info.FullMethod).Errorf("panic in CRI handler: %v\n%s", p, debug.Stack())
+			err = status.Errorf(codes.Internal, "%s: internal error: %v", info.FullMethod, p)
+		}
+	}()
+	return h(srv, ss)
+}
+
+// unaryLog logs each call at debug level with its latency, and failures that
+// are the runtime's fault at warn level.
+func unaryLog(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
+	start := time.Now()
+	resp, err := h(ctx, req)
+	entry := log.G(ctx).WithField("method", info.FullMethod).WithField("latency", time.Since(start))
+	if err != nil {
+		entry = entry.WithError(err)
+		switch status.Code(err) {
+		case codes.Internal, codes.Unknown:
+			entry.Warn("CRI call failed")
+			return resp, err
+		}
+	}
+	if log.GetLevel() >= log.DebugLevel {
+		entry.WithField("request", fmt.Sprintf("%v", req)).Debug("CRI call")
+	}
+	return resp, err
+}
