@@ -9,7 +9,7 @@ WINE      := $(abspath ../shared/wine)
 SHIM_VERSION := v2.4.2
 RUNC_VERSION := v1.5.2
 
-.PHONY: all build test test-unit test-windows lint cross bench deps clean
+.PHONY: proto all build test test-unit test-windows lint cross bench deps clean
 
 all: build
 
@@ -46,3 +46,7 @@ bench:
 
 clean:
 	rm -rf $(BIN)
+
+# Regenerate proto/ Go code (needs protoc and protoc-gen-go).
+proto:
+	protoc --go_out=. --go_opt=paths=source_relative proto/records/records.proto

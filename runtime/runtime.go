@@ -8,10 +8,18 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+
+	"github.com/containerd/log"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/wincri/wincri/network"
 	"github.com/wincri/wincri/runtime/config"
 	"github.com/wincri/wincri/runtime/images"
+	"github.com/wincri/wincri/runtime/shim"
+	"github.com/wincri/wincri/runtime/store"
 )
 
 // Version is wincri's version, set at build time with
@@ -20,12 +28,27 @@ var Version = "0.1.0-dev"
 
 // Runtime owns everything the CRI server acts on.
 type Runtime struct {
-	cfg    *config.Config
-	Images *images.Store
+	cfg      *config.Config
+	Images   *images.Store
+	store    *store.Store
+	shims    *shim.Manager
+	net      network.Manager
+	handlers map[string]handler
+	events   *eventHub
+
+	// closing is set when the daemon shuts down: the shim connections it
+	// closes then must not read as dead shims.
+	closing atomic.Bool
+
+	mu    sync.RWMutex
+	pods  map[string]*pod
+	ctrs  map[string]*container
+	names map[string]string // reserved pod and container names -> id
 }
 
-// New opens the stores under the configured root and state directories.
-func New(ctx context.Context, cfg *config.Config) (*Runtime, error) {
+// New opens the stores under the configured root and state directories and
+// reattaches to the pods and containers that were running.
+func New(ctx context.Context, cfg *config.Config) (_ *Runtime, retErr error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -34,12 +57,16 @@ func New(ctx context.Context, cfg *config.Config) (*Runtime, error) {
 			return nil, err
 		}
 	}
+	handlers, err := loadHandlers(cfg)
+	if err != nil {
+		return nil, err
+	}
 	pinned := []string{}
 	if ref, err := images.NormalizeRef(cfg.SandboxImage); err == nil {
 		pinned = append(pinned, ref)
 	}
 	is, err := images.Open(ctx, images.Options{
-		Root:                   cfg.Root,
+		Root:                   filepath.Join(cfg.Root, "images"),
 		RegistryConfigPath:     cfg.Registry.ConfigPath,
 		PinnedImages:           pinned,
 		PullProgressTimeout:    cfg.Registry.PullProgressTimeout.Duration,
@@ -48,15 +75,61 @@ func New(ctx context.Context, cfg *config.Config) (*Runtime, error) {
 	if err != nil {
 		return nil, fmt.Errorf("image store: %w", err)
 	}
-	return &Runtime{cfg: cfg, Images: is}, nil
+	defer func() {
+		if retErr != nil {
+			is.Close()
+		}
+	}()
+	st, err := store.Open(filepath.Join(cfg.Root, "state.db"))
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if retErr != nil {
+			st.Close()
+		}
+	}()
+	r := &Runtime{
+		cfg:      cfg,
+		Images:   is,
+		store:    st,
+		net:      network.New(cfg.CNI.ConfDir, cfg.CNI.BinDirs, filepath.Join(cfg.State, "netns")),
+		handlers: handlers,
+		events:   newEventHub(),
+		pods:     map[string]*pod{},
+		ctrs:     map[string]*container{},
+		names:    map[string]string{},
+	}
+	r.shims, err = shim.NewManager(shim.Config{
+		Namespace: images.Namespace,
+		Address:   shimAddress(cfg),
+		SocketDir: shimSocketDir(cfg.State),
+		Events:    r.handleShimEvent,
+	}, eventsAddress(cfg.State))
+	if err != nil {
+		return nil, err
+	}
+	if err := r.recover(ctx); err != nil {
+		r.shims.Close()
+		return nil, fmt.Errorf("recover state: %w", err)
+	}
+	return r, nil
 }
 
 // Config returns the configuration the runtime runs with.
 func (r *Runtime) Config() *config.Config { return r.cfg }
 
-// Close releases the stores.
+// Close releases the stores. Pods and containers keep running.
 func (r *Runtime) Close() error {
-	return r.Images.Close()
+	r.closing.Store(true)
+	r.mu.Lock()
+	for _, p := range r.pods {
+		if s := p.shim.Load(); s != nil {
+			s.Close()
+		}
+	}
+	r.mu.Unlock()
+	return errors.Join(r.shims.Close(), r.store.Close(), r.Images.Close())
 }
 
 // RuntimeReady says why pods cannot run, or nil when they can: every
@@ -73,6 +146,23 @@ func (r *Runtime) RuntimeReady() error {
 }
 
 // NetworkReady says why pod networking is not ready, or nil when it is.
-func (r *Runtime) NetworkReady() error {
-	return network.ConfigReady(r.cfg.CNI.ConfDir)
+func (r *Runtime) NetworkReady() error { return r.net.Ready() }
+
+// persistPod writes p.rec (caller holds p.mu).
+func (r *Runtime) persistPod(p *pod) error { return r.store.PutPod(p.rec) }
+
+// persistContainer writes c.rec (caller holds c.mu).
+func (r *Runtime) persistContainer(c *container) error { return r.store.PutContainer(c.rec) }
+
+func logErr(ctx context.Context, err error, msg string, fields ...any) {
+	if err == nil {
+		return
+	}
+	e := log.G(ctx).WithError(err)
+	for i := 0; i+1 < len(fields); i += 2 {
+		e = e.WithField(fmt.Sprint(fields[i]), fields[i+1])
+	}
+	e.Warn(msg)
 }
+
+var _ = proto.Clone

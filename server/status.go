@@ -15,10 +15,14 @@ func (s *RuntimeService) Status(_ context.Context, r *runtimeapi.StatusRequest) 
 		condition(runtimeapi.NetworkReady, "NetworkPluginNotReady", s.rt.NetworkReady()),
 	}}}
 	cfg := s.rt.Config()
+	f := s.rt.Features()
+	hf := &runtimeapi.RuntimeHandlerFeatures{RecursiveReadOnlyMounts: f.RecursiveReadOnlyMounts, UserNamespaces: f.UserNamespaces}
+	resp.Features = &runtimeapi.RuntimeFeatures{SupplementalGroupsPolicy: f.SupplementalGroupsPolicy}
 	for _, name := range cfg.RuntimeNames() {
-		resp.RuntimeHandlers = append(resp.RuntimeHandlers, &runtimeapi.RuntimeHandler{Name: name, Features: &runtimeapi.RuntimeHandlerFeatures{}})
+		resp.RuntimeHandlers = append(resp.RuntimeHandlers, &runtimeapi.RuntimeHandler{Name: name, Features: hf})
 		if name == cfg.DefaultRuntime {
-			resp.RuntimeHandlers = append(resp.RuntimeHandlers, &runtimeapi.RuntimeHandler{Features: &runtimeapi.RuntimeHandlerFeatures{}})
+			// The default handler is also the one named "".
+			resp.RuntimeHandlers = append(resp.RuntimeHandlers, &runtimeapi.RuntimeHandler{Features: hf})
 		}
 	}
 	if r.GetVerbose() {

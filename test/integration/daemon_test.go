@@ -63,7 +63,7 @@ func TestStatusReportsNetworkReadinessTruthfully(t *testing.T) {
 
 func TestRefusesToTakeOverALiveSocket(t *testing.T) {
 	d := startDaemon(t, testutil.NewRegistry(t))
-	second := testutil.NewDaemon(t, daemonBin, nil, "")
+	second := testutil.NewDaemon(t, daemonBin, testutil.Options{})
 	// Same socket, other root: only the socket is contended.
 	cfg, _ := os.ReadFile(second.ConfigPath())
 	os.WriteFile(second.ConfigPath(), []byte(strings.Replace(string(cfg), second.Socket, d.Socket, 1)), 0o644)

@@ -115,7 +115,7 @@ func TestPullThroughMirrorAndStatusByEveryName(t *testing.T) {
 	}
 	// The layer was unpacked: the snapshot holds the file.
 	found := false
-	filepath.WalkDir(filepath.Join(d.Dir, "root", "snapshots"), func(p string, e os.DirEntry, err error) error {
+	filepath.WalkDir(filepath.Join(d.Dir, "root", "images", "snapshots"), func(p string, e os.DirEntry, err error) error {
 		if err == nil && e.Name() == "hello" {
 			b, _ := os.ReadFile(p)
 			found = string(b) == "world"

@@ -12,7 +12,7 @@ import (
 	"github.com/wincri/wincri/test/testutil"
 )
 
-var daemonBin string
+var daemonBin, testProcBin string
 
 func TestMain(m *testing.M) {
 	if os.Geteuid() != 0 {
@@ -25,6 +25,9 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	daemonBin, err = testutil.BuildDaemon(dir)
+	if err == nil {
+		testProcBin, err = testutil.BuildTestProc(dir)
+	}
 	if err != nil {
 		fmt.Println(err)
 		os.Exit(1)
@@ -37,7 +40,7 @@ func TestMain(m *testing.M) {
 // startDaemon starts a daemon that mirrors registry.k8s.io to reg.
 func startDaemon(t *testing.T, reg *testutil.Registry) *testutil.Daemon {
 	t.Helper()
-	d := testutil.NewDaemon(t, daemonBin, map[string]string{"registry.k8s.io": testutil.Mirror(reg.Host)}, "")
+	d := testutil.NewDaemon(t, daemonBin, testutil.Options{Hosts: map[string]string{"registry.k8s.io": testutil.Mirror(reg.Host)}})
 	d.Start(t)
 	return d
 }

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -37,6 +38,7 @@ type Daemon struct {
 	Runtime runtimeapi.RuntimeServiceClient
 	Images  runtimeapi.ImageServiceClient
 
+	env    []string
 	cmd    *exec.Cmd
 	exited chan struct{} // closed when cmd has exited
 	conn   *grpc.ClientConn
@@ -47,37 +49,58 @@ func Mirror(mirror string) string {
 	return fmt.Sprintf("server = \"http://%s\"\n[host.\"http://%s\"]\n  capabilities = [\"pull\", \"resolve\"]\n", mirror, mirror)
 }
 
-// NewDaemon prepares a daemon in a fresh directory. hosts maps a registry
-// host (or "_default") to its hosts.toml; extra is appended to config.toml.
-func NewDaemon(t testing.TB, bin string, hosts map[string]string, extra string) *Daemon {
+// Options configure a test daemon.
+type Options struct {
+	// Hosts maps a registry host (or "_default") to its hosts.toml.
+	Hosts map[string]string
+	// CNI is the conflist put in the daemon's CNI conf dir ("" for none).
+	// "$DIR" in it is replaced by the daemon's directory.
+	CNI string
+	// SandboxImage is the pause image ("" keeps the default).
+	SandboxImage string
+	// Env is added to the daemon's environment (e.g. WINCRI_FAILPOINTS=...).
+	Env []string
+}
+
+// NewDaemon prepares a daemon in a fresh directory.
+func NewDaemon(t testing.TB, bin string, o Options) *Daemon {
 	t.Helper()
 	dir, err := os.MkdirTemp("", "wincri-test-")
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := &Daemon{Bin: bin, Dir: dir, Socket: filepath.Join(dir, "wincri.sock")}
-	for host, toml := range hosts {
-		p := filepath.Join(dir, "certs.d", host, "hosts.toml")
+	d := &Daemon{Bin: bin, Dir: dir, Socket: filepath.Join(dir, "wincri.sock"), env: o.Env}
+	files := map[string]string{}
+	for host, toml := range o.Hosts {
+		files[filepath.Join("certs.d", host, "hosts.toml")] = toml
+	}
+	if o.CNI != "" {
+		files[filepath.Join("cni", "10-test.conflist")] = strings.ReplaceAll(o.CNI, "$DIR", dir)
+	}
+	sandbox := ""
+	if o.SandboxImage != "" {
+		sandbox = fmt.Sprintf("sandbox_image = %q\n", o.SandboxImage)
+	}
+	files["config.toml"] = fmt.Sprintf("root = %q\nstate = %q\nlisten = %q\nlog_level = \"debug\"\n%s[registry]\nconfig_path = %q\n[cni]\nconf_dir = %q\nbin_dirs = [\"/usr/lib/cni\", \"/opt/cni/bin\"]\n",
+		filepath.Join(dir, "root"), filepath.Join(dir, "s"), "unix://"+d.Socket, sandbox,
+		filepath.Join(dir, "certs.d"), filepath.Join(dir, "cni"))
+	for name, body := range files {
+		p := filepath.Join(dir, name)
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 			t.Fatal(err)
 		}
-		if err := os.WriteFile(p, []byte(toml), 0o644); err != nil {
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
 			t.Fatal(err)
 		}
-	}
-	cfg := fmt.Sprintf("root = %q\nstate = %q\nlisten = %q\nlog_level = \"debug\"\n[registry]\nconfig_path = %q\n[cni]\nconf_dir = %q\n%s",
-		filepath.Join(dir, "root"), filepath.Join(dir, "state"), "unix://"+d.Socket,
-		filepath.Join(dir, "certs.d"), filepath.Join(dir, "cni"), extra)
-	if err := os.WriteFile(d.ConfigPath(), []byte(cfg), 0o644); err != nil {
-		t.Fatal(err)
 	}
 	t.Cleanup(func() {
 		d.Kill(t)
 		if t.Failed() {
 			if b, err := os.ReadFile(d.LogPath()); err == nil {
-				t.Logf("wincri log:\n%s", tail(string(b), 60))
+				t.Logf("wincri log:\n%s", tail(string(b), 80))
 			}
 		}
+		killShims(dir)
 		unmountBelow(dir)
 		os.RemoveAll(dir)
 	})
@@ -106,6 +129,7 @@ func (d *Daemon) TryStart() error {
 	}
 	defer logf.Close()
 	cmd := exec.Command(d.Bin, "--config", d.ConfigPath())
+	cmd.Env = append(os.Environ(), d.env...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
 		return err
@@ -182,6 +206,68 @@ func tail(s string, n int) string {
 	return strings.Join(lines, "\n")
 }
 
+// Exited reports whether the daemon process has exited (e.g. at a failpoint).
+func (d *Daemon) Exited() bool {
+	if d.exited == nil {
+		return true
+	}
+	select {
+	case <-d.exited:
+		return true
+	default:
+		return false
+	}
+}
+
+// Forget drops a daemon that exited by itself, so it can be started again.
+func (d *Daemon) Forget() {
+	if d.conn != nil {
+		d.conn.Close()
+		d.conn = nil
+	}
+	d.cmd = nil
+}
+
+// Shims returns the pids of the shim processes serving this daemon (their
+// command line names its directory).
+func (d *Daemon) Shims() []int { return shimsBelow(d.Dir) }
+
+func shimsBelow(dir string) []int {
+	var pids []int
+	procs, _ := os.ReadDir("/proc")
+	for _, p := range procs {
+		pid, err := strconv.Atoi(p.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join("/proc", p.Name(), "cmdline"))
+		if err == nil && strings.Contains(string(b), "containerd-shim") && strings.Contains(string(b), dir) {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
+
+// killShims kills what a failed test left running, and the containers with it.
+func killShims(dir string) {
+	for _, pid := range shimsBelow(dir) {
+		syscall.Kill(pid, syscall.SIGKILL)
+	}
+}
+
+// Mounts returns the mount points below the daemon's directory.
+func (d *Daemon) Mounts() []string {
+	var out []string
+	b, _ := os.ReadFile("/proc/self/mounts")
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) > 1 && strings.HasPrefix(f[1], d.Dir+"/") {
+			out = append(out, f[1])
+		}
+	}
+	return out
+}
+
 // unmountBelow lazily unmounts whatever a killed daemon left mounted in dir.
 func unmountBelow(dir string) {
 	b, err := os.ReadFile("/proc/self/mounts")
@@ -195,3 +281,6 @@ func unmountBelow(dir string) {
 		}
 	}
 }
+
+// SetEnv replaces the extra environment of the next Start.
+func (d *Daemon) SetEnv(env ...string) { d.env = env }

@@ -1,0 +1,3 @@
+// Package records holds wincri's persisted records, generated from
+// records.proto with `make proto`.
+package records

@@ -1,0 +1,113 @@
+// Package cio connects container and exec processes' standard streams:
+// FIFOs (named pipes on Windows) the shim writes to, and the CRI log file
+// kubelet reads.
+package cio
+
+import (
+	"bufio"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+)
+
+// maxLogLine is where a log line is split into partial (P) entries, as
+// kubelet's and containerd's writers do.
+const maxLogLine = 16 * 1024
+
+// LogFile is a CRI-format log file (`<RFC3339Nano> <stream> <P|F> <line>`)
+// that can be reopened after kubelet rotates it.
+type LogFile struct {
+	path string
+	mu   sync.Mutex
+	f    *os.File
+}
+
+// OpenLog opens (appending) or creates the CRI log at path.
+func OpenLog(path string) (*LogFile, error) {
+	l := &LogFile{path: path}
+	if err := l.Reopen(); err != nil {
+		return nil, err
+	}
+	return l, nil
+}
+
+// Reopen closes the file and opens path again (ReopenContainerLog). A
+// LogFile without a path (the container has no log) discards output.
+func (l *LogFile) Reopen() error {
+	if l.path == "" {
+		return nil
+	}
+	if err := os.MkdirAll(filepath.Dir(l.path), 0o755); err != nil {
+		return err
+	}
+	f, err := os.OpenFile(l.path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o640)
+	if err != nil {
+		return err
+	}
+	l.mu.Lock()
+	old := l.f
+	l.f = f
+	l.mu.Unlock()
+	if old != nil {
+		old.Close()
+	}
+	return nil
+}
+
+// Close closes the file.
+func (l *LogFile) Close() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.f == nil {
+		return nil
+	}
+	err := l.f.Close()
+	l.f = nil
+	return err
+}
+
+func (l *LogFile) writeEntry(stream string, partial bool, line []byte) {
+	tag := " F "
+	if partial {
+		tag = " P "
+	}
+	buf := make([]byte, 0, len(line)+64)
+	buf = time.Now().UTC().AppendFormat(buf, time.RFC3339Nano)
+	buf = append(buf, ' ')
+	buf = append(buf, stream...)
+	buf = append(buf, tag...)
+	buf = append(buf, line...)
+	buf = append(buf, '\n')
+	l.mu.Lock()
+	if l.f != nil {
+		l.f.Write(buf)
+	}
+	l.mu.Unlock()
+}
+
+// Copy writes every line read from r into the log as stream ("stdout" or
+// "stderr"), and to each extra writer as is, until r ends.
+func (l *LogFile) Copy(stream string, r io.Reader, extra ...io.Writer) error {
+	br := bufio.NewReaderSize(r, maxLogLine)
+	for {
+		line, isPrefix, err := br.ReadLine()
+		if len(line) > 0 || (err == nil && !isPrefix) {
+			l.writeEntry(stream, isPrefix, line)
+			for _, w := range extra {
+				w.Write(line)
+				if !isPrefix {
+					w.Write([]byte{'\n'})
+				}
+			}
+		}
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				return nil
+			}
+			return err
+		}
+	}
+}

@@ -1,0 +1,133 @@
+package runtime
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/containerd/errdefs"
+	"google.golang.org/protobuf/proto"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"github.com/wincri/wincri/proto/records"
+	"github.com/wincri/wincri/runtime/cio"
+	"github.com/wincri/wincri/runtime/failpoint"
+)
+
+// CreateContainer creates a container in a ready pod: its rootfs snapshot,
+// bundle, log and task in the pod's shim. Whatever fails undoes what was
+// done; a crash midway is undone at the next start.
+func (r *Runtime) CreateContainer(ctx context.Context, podID string, cfg *runtimeapi.ContainerConfig) (_ string, retErr error) {
+	md := cfg.GetMetadata()
+	if md.GetName() == "" {
+		return "", fmt.Errorf("container metadata needs a name: %w", errdefs.ErrInvalidArgument)
+	}
+	if cfg.GetImage().GetImage() == "" {
+		return "", fmt.Errorf("container config needs an image: %w", errdefs.ErrInvalidArgument)
+	}
+	p, err := r.lookupPod(podID)
+	if err != nil {
+		return "", err
+	}
+	prec := p.snapshot()
+	s := p.shim.Load()
+	if prec.State != records.PodState_POD_READY || s == nil {
+		return "", fmt.Errorf("pod sandbox %s is not ready: %w", prec.Id, errdefs.ErrFailedPrecondition)
+	}
+	h, err := r.handlerFor(prec.RuntimeHandler)
+	if err != nil {
+		return "", err
+	}
+	logPath, err := containerLogPath(p.cfg.GetLogDirectory(), cfg.GetLogPath())
+	if err != nil {
+		return "", err
+	}
+	img, err := r.Images.Get(cfg.GetImage().GetImage())
+	if err != nil {
+		return "", fmt.Errorf("container image: %w", err)
+	}
+	raw, err := proto.Marshal(cfg)
+	if err != nil {
+		return "", err
+	}
+	id, name := newID(), containerName(md, prec.Id)
+	if err := r.reserveName(name, id); err != nil {
+		return "", err
+	}
+	c := &container{podID: prec.Id, cfg: cfg, rec: &records.Container{
+		Id: id, PodId: prec.Id, Config: raw, State: records.ContainerState_CONTAINER_CREATING,
+		ImageRef: cfg.GetImage().GetImage(), ImageId: img.ID, CreatedAt: time.Now().UnixNano(),
+		LogPath: logPath, SnapshotKey: id, Platform: h.platform,
+	}}
+	if err := r.persistContainer(c); err != nil {
+		r.releaseName(name, id)
+		return "", err
+	}
+	defer func() {
+		if retErr != nil {
+			cctx := context.WithoutCancel(ctx)
+			logErr(cctx, deleteTask(cctx, s, id), "delete task of failed container", "container", id)
+			if c.logger != nil {
+				c.logger.Close()
+			}
+			logErr(cctx, r.removeBundle(cctx, id), "remove bundle of failed container", "container", id)
+			logErr(cctx, r.store.DeleteContainer(id), "delete container record", "container", id)
+			r.releaseName(name, id)
+		}
+	}()
+	rootfs, err := r.prepareSnapshot(ctx, id, img.ChainID)
+	if err != nil {
+		return "", err
+	}
+	spec, err := r.containerSpec(ctx, specInput{id: id, podID: prec.Id, podCfg: p.cfg, image: img, netns: prec.NetnsPath, podDir: r.podDir(prec.Id), pausePid: prec.Pid}, cfg)
+	if err != nil {
+		return "", err
+	}
+	if err := r.writeBundle(id, spec); err != nil {
+		return "", err
+	}
+	streams, err := cio.NewStreams(r.ioDir(id), id, cfg.GetStdin(), cfg.GetTty())
+	if err != nil {
+		return "", err
+	}
+	logFile, err := cio.OpenLog(logPath)
+	if err != nil {
+		return "", fmt.Errorf("open container log: %w", err)
+	}
+	if c.logger, err = cio.StartLogger(ctx, streams, logFile); err != nil {
+		logFile.Close()
+		return "", err
+	}
+	pid, err := createTask(ctx, s, h, id, r.bundleDir(id), rootfs, streams)
+	if err != nil {
+		return "", err
+	}
+	failpoint.Crash("container-after-task")
+	c.rec.Pid, c.rec.State = pid, records.ContainerState_CONTAINER_CREATED
+	if err := r.persistContainer(c); err != nil {
+		return "", err
+	}
+	r.mu.Lock()
+	r.ctrs[id] = c
+	r.mu.Unlock()
+	r.emit(ctx, runtimeapi.ContainerEventType_CONTAINER_CREATED_EVENT, id, prec.Id)
+	return id, nil
+}
+
+// containerLogPath joins the pod's log directory and the container's log
+// path, refusing a path that escapes the directory.
+func containerLogPath(dir, rel string) (string, error) {
+	if rel == "" {
+		return "", nil
+	}
+	if dir == "" {
+		return "", fmt.Errorf("container log path %q given but the pod has no log directory: %w", rel, errdefs.ErrInvalidArgument)
+	}
+	full := filepath.Join(dir, rel)
+	if r, err := filepath.Rel(dir, full); err != nil || r == ".." || strings.HasPrefix(r, ".."+string(filepath.Separator)) {
+		return "", fmt.Errorf("container log path %q escapes the pod log directory: %w", rel, errdefs.ErrInvalidArgument)
+	}
+	return full, nil
+}

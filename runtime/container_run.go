@@ -1,0 +1,211 @@
+package runtime
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/containerd/errdefs"
+	"github.com/containerd/log"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"github.com/wincri/wincri/proto/records"
+	"github.com/wincri/wincri/runtime/shim"
+)
+
+// StartContainer starts a created container.
+func (r *Runtime) StartContainer(ctx context.Context, id string) error {
+	c, err := r.lookupContainer(id)
+	if err != nil {
+		return err
+	}
+	s := r.podShim(c.podID)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.rec.State != records.ContainerState_CONTAINER_CREATED {
+		return fmt.Errorf("container %s is %s, not created: %w", c.rec.Id, c.rec.State, errdefs.ErrFailedPrecondition)
+	}
+	if s == nil {
+		return fmt.Errorf("pod sandbox %s is not running: %w", c.podID, errdefs.ErrFailedPrecondition)
+	}
+	pid, err := startTask(ctx, s, c.rec.Id)
+	if err != nil {
+		c.rec.State, c.rec.FinishedAt, c.rec.ExitCode = records.ContainerState_CONTAINER_EXITED, time.Now().UnixNano(), 128
+		c.rec.Reason, c.rec.Message = "StartError", err.Error()
+		logErr(ctx, r.persistContainer(c), "persist container", "container", c.rec.Id)
+		return err
+	}
+	c.rec.Pid, c.rec.State, c.rec.StartedAt = pid, records.ContainerState_CONTAINER_RUNNING, time.Now().UnixNano()
+	if err := r.persistContainer(c); err != nil {
+		return err
+	}
+	c.exited = make(chan struct{})
+	go r.watchContainer(c, s)
+	go r.emit(context.WithoutCancel(ctx), runtimeapi.ContainerEventType_CONTAINER_STARTED_EVENT, c.rec.Id, c.podID)
+	return nil
+}
+
+// podShim is the running shim of a pod, or nil.
+func (r *Runtime) podShim(podID string) *shim.Shim {
+	r.mu.RLock()
+	p := r.pods[podID]
+	r.mu.RUnlock()
+	if p == nil {
+		return nil
+	}
+	return p.shim.Load()
+}
+
+// watchContainer records the container's exit when its process ends.
+func (r *Runtime) watchContainer(c *container, s *shim.Shim) {
+	st := waitTask(context.Background(), s, c.rec.Id, "")
+	if st.err != nil && r.closing.Load() {
+		return // our own shutdown closed the connection; the container runs on
+	}
+	r.recordExit(c, s, st)
+}
+
+// recordExit drains the container's output, deletes its task and records
+// how it ended.
+func (r *Runtime) recordExit(c *container, s *shim.Shim, st exitStatus) {
+	ctx := context.Background()
+	id := c.rec.Id
+	if c.logger != nil {
+		drained := make(chan struct{})
+		go func() { c.logger.Wait(); close(drained) }()
+		select {
+		case <-drained:
+		case <-time.After(2 * time.Second):
+		}
+		c.logger.Close()
+	}
+	if st.err == nil {
+		logErr(ctx, deleteTask(ctx, s, id), "delete exited task", "container", id)
+	}
+	c.mu.Lock()
+	c.rec.State, c.rec.ExitCode, c.rec.FinishedAt = records.ContainerState_CONTAINER_EXITED, st.code, st.at.UnixNano()
+	switch {
+	case st.err != nil:
+		c.rec.Reason, c.rec.Message = "Unknown", fmt.Sprintf("lost the container's shim: %v", st.err)
+	case c.rec.OomKilled:
+		c.rec.Reason = "OOMKilled"
+	case st.code == 0:
+		c.rec.Reason = "Completed"
+	default:
+		c.rec.Reason = "Error"
+	}
+	logErr(ctx, r.persistContainer(c), "persist container exit", "container", id)
+	if c.exited != nil {
+		close(c.exited)
+	}
+	c.mu.Unlock()
+	log.L.WithField("container", id).WithField("exit", st.code).Debug("container exited")
+	r.emit(ctx, runtimeapi.ContainerEventType_CONTAINER_STOPPED_EVENT, id, c.podID)
+}
+
+// StopContainer stops a running container: its stop signal, then SIGKILL
+// after timeout seconds. Stopping a stopped or unknown container succeeds.
+func (r *Runtime) StopContainer(ctx context.Context, id string, timeout int64) error {
+	c, err := r.lookupContainer(id)
+	if errdefs.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return r.stopContainer(ctx, c, timeout)
+}
+
+func (r *Runtime) stopContainer(ctx context.Context, c *container, timeout int64) error {
+	c.mu.Lock()
+	state, exited, id := c.rec.State, c.exited, c.rec.Id
+	c.mu.Unlock()
+	if state != records.ContainerState_CONTAINER_RUNNING || exited == nil {
+		return nil
+	}
+	s := r.podShim(c.podID)
+	if s != nil && timeout > 0 {
+		sig := stopSignal(r.imageStopSignal(c))
+		if err := killTask(ctx, s, id, sig, false); err != nil {
+			return fmt.Errorf("signal container %s: %w", id, err)
+		}
+		select {
+		case <-exited:
+			return nil
+		case <-time.After(time.Duration(timeout) * time.Second):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	if s != nil {
+		if err := killTask(ctx, s, id, 9, true); err != nil {
+			return fmt.Errorf("kill container %s: %w", id, err)
+		}
+	}
+	select {
+	case <-exited:
+		return nil
+	case <-time.After(time.Minute):
+		return fmt.Errorf("container %s did not exit after SIGKILL: %w", id, context.DeadlineExceeded)
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (r *Runtime) imageStopSignal(c *container) string {
+	img, err := r.Images.Get(c.rec.ImageId)
+	if err != nil {
+		return ""
+	}
+	return img.Spec.Config.StopSignal
+}
+
+// RemoveContainer removes a container (stopping it first if it runs).
+// Removing an unknown container succeeds.
+func (r *Runtime) RemoveContainer(ctx context.Context, id string) error {
+	c, err := r.lookupContainer(id)
+	if errdefs.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if err := r.stopContainer(ctx, c, 0); err != nil {
+		return err
+	}
+	if err := r.deleteCreatedTask(ctx, c); err != nil {
+		return err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err := r.removeBundle(ctx, c.rec.Id); err != nil {
+		return err
+	}
+	if err := r.store.DeleteContainer(c.rec.Id); err != nil {
+		return err
+	}
+	r.mu.Lock()
+	delete(r.ctrs, c.rec.Id)
+	r.mu.Unlock()
+	r.releaseName(containerName(c.cfg.GetMetadata(), c.podID), c.rec.Id)
+	go r.emit(context.WithoutCancel(ctx), runtimeapi.ContainerEventType_CONTAINER_DELETED_EVENT, c.rec.Id, c.podID)
+	return nil
+}
+
+// deleteCreatedTask removes the task of a created, never started container
+// from the pod's shim and closes its output.
+func (r *Runtime) deleteCreatedTask(ctx context.Context, c *container) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.rec.State != records.ContainerState_CONTAINER_CREATED || c.logger == nil {
+		return nil
+	}
+	if s := r.podShim(c.podID); s != nil {
+		if err := deleteTask(ctx, s, c.rec.Id); err != nil {
+			return fmt.Errorf("delete task of container %s: %w", c.rec.Id, err)
+		}
+	}
+	c.logger.Close()
+	c.logger = nil
+	return nil
+}

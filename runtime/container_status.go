@@ -1,0 +1,128 @@
+package runtime
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/opencontainers/runtime-spec/specs-go"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"github.com/wincri/wincri/proto/records"
+)
+
+// ContainerStatus reports a container; verbose adds its pid and OCI spec.
+func (r *Runtime) ContainerStatus(_ context.Context, id string, verbose bool) (*runtimeapi.ContainerStatusResponse, error) {
+	c, err := r.lookupContainer(id)
+	if err != nil {
+		return nil, err
+	}
+	rec := c.snapshot()
+	st := &runtimeapi.ContainerStatus{
+		Id:          rec.Id,
+		Metadata:    c.cfg.GetMetadata(),
+		State:       containerState(rec.State),
+		CreatedAt:   rec.CreatedAt,
+		StartedAt:   rec.StartedAt,
+		FinishedAt:  rec.FinishedAt,
+		ExitCode:    rec.ExitCode,
+		Image:       &runtimeapi.ImageSpec{Image: rec.ImageRef, Annotations: c.cfg.GetImage().GetAnnotations()},
+		ImageRef:    r.imageRef(rec.ImageId),
+		ImageId:     rec.ImageId,
+		Reason:      rec.Reason,
+		Message:     rec.Message,
+		Labels:      c.cfg.GetLabels(),
+		Annotations: c.cfg.GetAnnotations(),
+		Mounts:      c.cfg.GetMounts(),
+		LogPath:     rec.LogPath,
+	}
+	spec := r.readSpec(rec.Id)
+	if spec != nil && spec.Linux != nil {
+		st.Resources = &runtimeapi.ContainerResources{Linux: c.cfg.GetLinux().GetResources()}
+	}
+	if spec != nil && spec.Process != nil {
+		u := spec.Process.User
+		gids := make([]int64, 0, len(u.AdditionalGids))
+		for _, g := range u.AdditionalGids {
+			gids = append(gids, int64(g))
+		}
+		st.User = &runtimeapi.ContainerUser{Linux: &runtimeapi.LinuxContainerUser{Uid: int64(u.UID), Gid: int64(u.GID), SupplementalGroups: gids}}
+	}
+	resp := &runtimeapi.ContainerStatusResponse{Status: st}
+	if verbose {
+		b, _ := json.Marshal(map[string]any{"sandboxID": rec.PodId, "pid": rec.Pid, "snapshotKey": rec.SnapshotKey, "runtimeSpec": spec, "config": c.cfg})
+		resp.Info = map[string]string{"info": string(b)}
+	}
+	return resp, nil
+}
+
+// imageRef is what kubelet shows as the image a container runs: a repo
+// digest when the image has one, else its id.
+func (r *Runtime) imageRef(imageID string) string {
+	img, err := r.Images.Get(imageID)
+	if err != nil || len(img.RepoDigests()) == 0 {
+		return imageID
+	}
+	return img.RepoDigests()[0]
+}
+
+// readSpec reads the container's OCI spec from its bundle (nil if gone).
+func (r *Runtime) readSpec(id string) *specs.Spec {
+	b, err := os.ReadFile(filepath.Join(r.bundleDir(id), "config.json"))
+	if err != nil {
+		return nil
+	}
+	var s specs.Spec
+	if json.Unmarshal(b, &s) != nil {
+		return nil
+	}
+	return &s
+}
+
+func containerState(s records.ContainerState) runtimeapi.ContainerState {
+	switch s {
+	case records.ContainerState_CONTAINER_CREATED:
+		return runtimeapi.ContainerState_CONTAINER_CREATED
+	case records.ContainerState_CONTAINER_RUNNING:
+		return runtimeapi.ContainerState_CONTAINER_RUNNING
+	case records.ContainerState_CONTAINER_EXITED:
+		return runtimeapi.ContainerState_CONTAINER_EXITED
+	}
+	return runtimeapi.ContainerState_CONTAINER_UNKNOWN
+}
+
+// ListContainers lists containers matching the filter.
+func (r *Runtime) ListContainers(f *runtimeapi.ContainerFilter) []*runtimeapi.Container {
+	r.mu.RLock()
+	ctrs := make([]*container, 0, len(r.ctrs))
+	for _, c := range r.ctrs {
+		ctrs = append(ctrs, c)
+	}
+	r.mu.RUnlock()
+	var out []*runtimeapi.Container
+	for _, c := range ctrs {
+		rec := c.snapshot()
+		if f.GetId() != "" && !strings.HasPrefix(rec.Id, f.GetId()) {
+			continue
+		}
+		if f.GetPodSandboxId() != "" && !strings.HasPrefix(rec.PodId, f.GetPodSandboxId()) {
+			continue
+		}
+		if f.GetState() != nil && f.GetState().State != containerState(rec.State) {
+			continue
+		}
+		if !matchLabels(f.GetLabelSelector(), c.cfg.GetLabels()) {
+			continue
+		}
+		out = append(out, &runtimeapi.Container{
+			Id: rec.Id, PodSandboxId: rec.PodId, Metadata: c.cfg.GetMetadata(),
+			Image:    &runtimeapi.ImageSpec{Image: rec.ImageRef},
+			ImageRef: r.imageRef(rec.ImageId), ImageId: rec.ImageId,
+			State: containerState(rec.State), CreatedAt: rec.CreatedAt,
+			Labels: c.cfg.GetLabels(), Annotations: c.cfg.GetAnnotations(),
+		})
+	}
+	return out
+}

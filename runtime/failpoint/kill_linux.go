@@ -1,0 +1,5 @@
+package failpoint
+
+import "syscall"
+
+func kill() { syscall.Kill(syscall.Getpid(), syscall.SIGKILL) }

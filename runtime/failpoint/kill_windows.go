@@ -1,0 +1,5 @@
+package failpoint
+
+import "os"
+
+func kill() { os.Exit(137) }

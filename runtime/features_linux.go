@@ -1,0 +1,39 @@
+package runtime
+
+import (
+	"sync"
+
+	"golang.org/x/sys/unix"
+)
+
+var (
+	featuresOnce sync.Once
+	features     Features
+)
+
+// platformFeatures: recursive read-only mounts need mount_setattr (Linux
+// 5.12); supplemental groups policy is applied in spec generation.
+func platformFeatures() Features {
+	featuresOnce.Do(func() {
+		features.SupplementalGroupsPolicy = true
+		var u unix.Utsname
+		if unix.Uname(&u) == nil {
+			var major, minor int
+			for i, part := 0, 0; i < len(u.Release) && part < 2; i++ {
+				c := u.Release[i]
+				switch {
+				case c >= '0' && c <= '9' && part == 0:
+					major = major*10 + int(c-'0')
+				case c >= '0' && c <= '9':
+					minor = minor*10 + int(c-'0')
+				case c == '.':
+					part++
+				default:
+					part = 2
+				}
+			}
+			features.RecursiveReadOnlyMounts = major > 5 || (major == 5 && minor >= 12)
+		}
+	})
+	return features
+}

@@ -1,0 +1,162 @@
+package runtime
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/containerd/errdefs"
+	"google.golang.org/protobuf/proto"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"github.com/wincri/wincri/proto/records"
+	"github.com/wincri/wincri/runtime/cio"
+	"github.com/wincri/wincri/runtime/shim"
+)
+
+// pod is a pod sandbox in memory. mu serializes its lifecycle operations;
+// rec is read and replaced under mu.
+type pod struct {
+	mu  sync.Mutex
+	rec *records.Pod
+	cfg *runtimeapi.PodSandboxConfig
+	// shim is the pod's shim, nil when the sandbox is not running. It is
+	// atomic so container operations read it without taking mu.
+	shim   atomic.Pointer[shim.Shim]
+	exited chan struct{} // closed when the pause process has exited
+}
+
+// container is a container in memory, guarded like pod.
+type container struct {
+	mu     sync.Mutex
+	rec    *records.Container
+	cfg    *runtimeapi.ContainerConfig
+	podID  string
+	logger *cio.Logger
+	exited chan struct{} // closed once the exit is recorded; nil until started
+}
+
+func (p *pod) snapshot() *records.Pod {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return proto.Clone(p.rec).(*records.Pod)
+}
+
+func (c *container) snapshot() *records.Container {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return proto.Clone(c.rec).(*records.Container)
+}
+
+// newID returns a random 64-hex-character id, like containerd's.
+func newID() string {
+	b := make([]byte, 32)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// lookupPod finds a pod by id or unique id prefix.
+func (r *Runtime) lookupPod(id string) (*pod, error) {
+	if id == "" {
+		return nil, fmt.Errorf("pod sandbox id must not be empty: %w", errdefs.ErrInvalidArgument)
+	}
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	if p, ok := r.pods[id]; ok {
+		return p, nil
+	}
+	var found *pod
+	for k, p := range r.pods {
+		if strings.HasPrefix(k, id) {
+			if found != nil {
+				return nil, fmt.Errorf("pod sandbox id prefix %q is ambiguous: %w", id, errdefs.ErrInvalidArgument)
+			}
+			found = p
+		}
+	}
+	if found == nil {
+		return nil, fmt.Errorf("pod sandbox %q: %w", id, errdefs.ErrNotFound)
+	}
+	return found, nil
+}
+
+// lookupContainer finds a container by id or unique id prefix.
+func (r *Runtime) lookupContainer(id string) (*container, error) {
+	if id == "" {
+		return nil, fmt.Errorf("container id must not be empty: %w", errdefs.ErrInvalidArgument)
+	}
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	if c, ok := r.ctrs[id]; ok {
+		return c, nil
+	}
+	var found *container
+	for k, c := range r.ctrs {
+		if strings.HasPrefix(k, id) {
+			if found != nil {
+				return nil, fmt.Errorf("container id prefix %q is ambiguous: %w", id, errdefs.ErrInvalidArgument)
+			}
+			found = c
+		}
+	}
+	if found == nil {
+		return nil, fmt.Errorf("container %q: %w", id, errdefs.ErrNotFound)
+	}
+	return found, nil
+}
+
+// reserveName claims a pod or container name for id; a name held by
+// another object is AlreadyExists.
+func (r *Runtime) reserveName(name, id string) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if owner, ok := r.names[name]; ok && owner != id {
+		return fmt.Errorf("name %q is already used by %s: %w", name, owner, errdefs.ErrAlreadyExists)
+	}
+	r.names[name] = id
+	return nil
+}
+
+func (r *Runtime) releaseName(name, id string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.names[name] == id {
+		delete(r.names, name)
+	}
+}
+
+func podName(m *runtimeapi.PodSandboxMetadata) string {
+	return fmt.Sprintf("%s_%s_%s_%d", m.GetName(), m.GetNamespace(), m.GetUid(), m.GetAttempt())
+}
+
+func containerName(m *runtimeapi.ContainerMetadata, podID string) string {
+	return fmt.Sprintf("%s_%s_%d", m.GetName(), podID, m.GetAttempt())
+}
+
+// podContainers returns the containers of a pod, oldest first.
+func (r *Runtime) podContainers(podID string) []*container {
+	r.mu.RLock()
+	var out []*container
+	for _, c := range r.ctrs {
+		if c.podID == podID {
+			out = append(out, c)
+		}
+	}
+	r.mu.RUnlock()
+	sort.Slice(out, func(i, j int) bool { return out[i].snapshot().CreatedAt < out[j].snapshot().CreatedAt })
+	return out
+}
+
+// matchLabels reports whether labels has every pair of selector.
+func matchLabels(selector, labels map[string]string) bool {
+	for k, v := range selector {
+		if labels[k] != v {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,214 @@
+package runtime
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/containerd/errdefs"
+	"github.com/containerd/log"
+	"google.golang.org/protobuf/proto"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"github.com/wincri/wincri/network"
+	"github.com/wincri/wincri/proto/records"
+	"github.com/wincri/wincri/runtime/cio"
+	"github.com/wincri/wincri/runtime/failpoint"
+	"github.com/wincri/wincri/runtime/images"
+)
+
+// RunPodSandbox creates and starts a pod sandbox: its network namespace and
+// CNI network, and the pause container in a new shim. Whatever fails undoes
+// what was done; a crash midway is undone at the next start.
+func (r *Runtime) RunPodSandbox(ctx context.Context, cfg *runtimeapi.PodSandboxConfig, handlerName string) (_ string, retErr error) {
+	md := cfg.GetMetadata()
+	if md.GetName() == "" || md.GetNamespace() == "" || md.GetUid() == "" {
+		return "", fmt.Errorf("pod sandbox metadata needs name, namespace and uid: %w", errdefs.ErrInvalidArgument)
+	}
+	h, err := r.handlerFor(handlerName)
+	if err != nil {
+		return "", err
+	}
+	raw, err := proto.Marshal(cfg)
+	if err != nil {
+		return "", err
+	}
+	id, name := newID(), podName(md)
+	if err := r.reserveName(name, id); err != nil {
+		return "", err
+	}
+	p := &pod{cfg: cfg, exited: make(chan struct{}), rec: &records.Pod{
+		Id: id, Config: raw, RuntimeHandler: h.name, State: records.PodState_POD_CREATING, CreatedAt: time.Now().UnixNano(),
+	}}
+	if err := r.persistPod(p); err != nil {
+		r.releaseName(name, id)
+		return "", err
+	}
+	defer func() {
+		if retErr != nil {
+			cctx := context.WithoutCancel(ctx)
+			logErr(cctx, r.teardownPod(cctx, p), "clean up failed pod sandbox", "pod", id)
+			logErr(cctx, r.store.DeletePod(id), "delete pod record", "pod", id)
+			r.releaseName(name, id)
+		}
+	}()
+	img, err := r.ensureImage(ctx, r.cfg.SandboxImage)
+	if err != nil {
+		return "", fmt.Errorf("sandbox image: %w", err)
+	}
+	p.rec.ImageId = img.ID
+	podDir := r.podDir(id)
+	if err := writePodFiles(podDir, cfg); err != nil {
+		return "", err
+	}
+	if err := mountPodShm(podDir, cfg); err != nil {
+		return "", fmt.Errorf("mount pod /dev/shm: %w", err)
+	}
+	if err := r.setUpNetwork(ctx, p); err != nil {
+		return "", err
+	}
+	rootfs, err := r.prepareSnapshot(ctx, id, img.ChainID)
+	if err != nil {
+		return "", err
+	}
+	spec, err := r.sandboxSpec(ctx, specInput{id: id, podID: id, podCfg: cfg, image: img, netns: p.rec.NetnsPath, podDir: podDir})
+	if err != nil {
+		return "", err
+	}
+	if err := r.writeBundle(id, spec); err != nil {
+		return "", err
+	}
+	s, err := r.shims.Start(ctx, id, h.shim, r.bundleDir(id), h.opts)
+	if err != nil {
+		return "", err
+	}
+	p.shim.Store(s)
+	p.rec.Shim = s.Info
+	if err := r.persistPod(p); err != nil {
+		return "", err
+	}
+	failpoint.Crash("pod-after-shim")
+	if _, err := createTask(ctx, s, h, id, r.bundleDir(id), rootfs, cio.Streams{}); err != nil {
+		return "", err
+	}
+	pid, err := startTask(ctx, s, id)
+	if err != nil {
+		return "", err
+	}
+	p.rec.Pid, p.rec.State = pid, records.PodState_POD_READY
+	if err := r.persistPod(p); err != nil {
+		return "", err
+	}
+	r.mu.Lock()
+	r.pods[id] = p
+	r.mu.Unlock()
+	go r.watchSandbox(p, s)
+	log.G(ctx).WithField("pod", id).WithField("name", name).Info("pod sandbox running")
+	return id, nil
+}
+
+// setUpNetwork creates the pod's network namespace and runs CNI ADD,
+// recording each step so a crash leaves nothing untracked.
+func (r *Runtime) setUpNetwork(ctx context.Context, p *pod) error {
+	np := netPod(p.rec.Id, p.cfg)
+	if np.HostNetwork {
+		return nil
+	}
+	ns, err := r.net.NewNamespace(ctx, np)
+	if err != nil {
+		return fmt.Errorf("create network namespace: %w", err)
+	}
+	p.rec.NetnsPath = ns
+	p.rec.NetworkSetUp = true // DEL must run from here on, even if ADD fails midway
+	if err := r.persistPod(p); err != nil {
+		return err
+	}
+	att, err := r.net.Attach(ctx, np, ns)
+	if err != nil {
+		return err
+	}
+	p.rec.Ips = att.IPs
+	if err := r.persistPod(p); err != nil {
+		return err
+	}
+	failpoint.Crash("pod-after-network")
+	return nil
+}
+
+// teardownPod undoes whatever RunPodSandbox did, as recorded in p.rec.
+func (r *Runtime) teardownPod(ctx context.Context, p *pod) error {
+	id := p.rec.Id
+	var errs []error
+	s := p.shim.Swap(nil)
+	if s == nil && p.rec.Shim != nil {
+		// A shim started before a crash: shut it down if it still runs,
+		// else let its binary clean up after it.
+		var err error
+		if s, err = r.shims.Connect(ctx, id, p.rec.Shim); err != nil {
+			if _, err := r.shims.Cleanup(ctx, id, p.rec.Shim); err != nil {
+				log.G(ctx).WithError(err).WithField("pod", id).Debug("shim cleanup")
+			}
+		}
+	}
+	if s != nil {
+		logErr(ctx, killTask(ctx, s, id, 9, true), "kill pause", "pod", id)
+		logErr(ctx, deleteTask(ctx, s, id), "delete pause task", "pod", id)
+		logErr(ctx, s.Shutdown(ctx, id), "shut down shim", "pod", id)
+	}
+	if p.rec.NetworkSetUp {
+		if err := r.net.Detach(ctx, netPod(id, p.cfg), p.rec.NetnsPath); err != nil {
+			errs = append(errs, err)
+		} else {
+			p.rec.NetworkSetUp = false
+		}
+	}
+	if err := r.net.RemoveNamespace(ctx, p.rec.NetnsPath); err != nil {
+		errs = append(errs, err)
+	} else {
+		p.rec.NetnsPath = ""
+	}
+	if err := unmountPodShm(r.podDir(id)); err != nil {
+		errs = append(errs, err)
+	}
+	if err := r.removeBundle(ctx, id); err != nil {
+		errs = append(errs, err)
+	}
+	if len(errs) == 0 {
+		errs = append(errs, os.RemoveAll(r.podDir(id)))
+	}
+	return joinErrs(errs)
+}
+
+// ensureImage returns the image ref names, pulling it when absent.
+func (r *Runtime) ensureImage(ctx context.Context, ref string) (images.Image, error) {
+	img, err := r.Images.Get(ref)
+	if errdefs.IsNotFound(err) {
+		return r.Images.Pull(ctx, ref, nil)
+	}
+	return img, err
+}
+
+// netPod is what the network layer needs to know of a pod.
+func netPod(id string, cfg *runtimeapi.PodSandboxConfig) *network.Pod {
+	md := cfg.GetMetadata()
+	np := &network.Pod{
+		ID: id, Name: md.GetName(), Namespace: md.GetNamespace(), UID: md.GetUid(),
+		HostNetwork:  cfg.GetLinux().GetSecurityContext().GetNamespaceOptions().GetNetwork() == runtimeapi.NamespaceMode_NODE,
+		CgroupParent: cfg.GetLinux().GetCgroupParent(),
+	}
+	if d := cfg.GetDnsConfig(); d != nil {
+		np.DNS = &network.DNS{Servers: d.Servers, Searches: d.Searches, Options: d.Options}
+	}
+	for _, pm := range cfg.GetPortMappings() {
+		proto := "tcp"
+		switch pm.Protocol {
+		case runtimeapi.Protocol_UDP:
+			proto = "udp"
+		case runtimeapi.Protocol_SCTP:
+			proto = "sctp"
+		}
+		np.PortMappings = append(np.PortMappings, network.PortMapping{Protocol: proto, ContainerPort: pm.ContainerPort, HostPort: pm.HostPort, HostIP: pm.HostIp})
+	}
+	return np
+}

@@ -1,0 +1,121 @@
+package runtime
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/containerd/errdefs"
+	"github.com/containerd/log"
+
+	"github.com/wincri/wincri/proto/records"
+	"github.com/wincri/wincri/runtime/shim"
+)
+
+// watchSandbox marks the pod not ready when its pause process exits. It
+// signals the exit before taking the pod's lock: StopPodSandbox holds that
+// lock while it waits for the exit.
+func (r *Runtime) watchSandbox(p *pod, s *shim.Shim) {
+	st := waitTask(context.Background(), s, p.rec.Id, "")
+	if st.err != nil && r.closing.Load() {
+		return // our own shutdown closed the connection; the pod runs on
+	}
+	close(p.exited)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.rec.State == records.PodState_POD_READY {
+		p.rec.State = records.PodState_POD_NOTREADY
+		logErr(context.Background(), r.persistPod(p), "persist pod state", "pod", p.rec.Id)
+		log.L.WithField("pod", p.rec.Id).WithField("exit", st.code).WithError(st.err).Info("pod sandbox exited")
+	}
+}
+
+// StopPodSandbox stops every container of the pod and the pause process,
+// tears down the pod network and shuts the shim down. Stopping a stopped or
+// unknown pod succeeds.
+func (r *Runtime) StopPodSandbox(ctx context.Context, id string) error {
+	p, err := r.lookupPod(id)
+	if errdefs.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	for _, c := range r.podContainers(p.rec.Id) {
+		if err := r.stopContainer(ctx, c, 0); err != nil {
+			return fmt.Errorf("stop container %s: %w", c.rec.Id, err)
+		}
+		// A created, never started container's task goes with the shim.
+		if err := r.deleteCreatedTask(ctx, c); err != nil {
+			return err
+		}
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if s := p.shim.Load(); s != nil {
+		if err := killTask(ctx, s, p.rec.Id, 9, true); err != nil {
+			return fmt.Errorf("kill pause of pod %s: %w", p.rec.Id, err)
+		}
+		select {
+		case <-p.exited:
+		case <-time.After(30 * time.Second):
+			return fmt.Errorf("pause of pod %s did not exit: %w", p.rec.Id, context.DeadlineExceeded)
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		if err := deleteTask(ctx, s, p.rec.Id); err != nil {
+			return fmt.Errorf("delete pause task of pod %s: %w", p.rec.Id, err)
+		}
+		logErr(ctx, s.Shutdown(ctx, p.rec.Id), "shut down shim", "pod", p.rec.Id)
+		p.shim.Store(nil)
+		p.rec.Shim = nil
+	}
+	if p.rec.NetworkSetUp {
+		if err := r.net.Detach(ctx, netPod(p.rec.Id, p.cfg), p.rec.NetnsPath); err != nil {
+			return err
+		}
+		p.rec.NetworkSetUp = false
+	}
+	if err := r.net.RemoveNamespace(ctx, p.rec.NetnsPath); err != nil {
+		return fmt.Errorf("remove network namespace: %w", err)
+	}
+	p.rec.NetnsPath = ""
+	if err := unmountPodShm(r.podDir(p.rec.Id)); err != nil {
+		return fmt.Errorf("unmount pod /dev/shm: %w", err)
+	}
+	p.rec.State = records.PodState_POD_NOTREADY
+	return r.persistPod(p)
+}
+
+// RemovePodSandbox stops the pod if needed, then removes its containers and
+// every trace of it. Removing an unknown pod succeeds.
+func (r *Runtime) RemovePodSandbox(ctx context.Context, id string) error {
+	p, err := r.lookupPod(id)
+	if errdefs.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if err := r.StopPodSandbox(ctx, p.rec.Id); err != nil {
+		return err
+	}
+	for _, c := range r.podContainers(p.rec.Id) {
+		if err := r.RemoveContainer(ctx, c.rec.Id); err != nil {
+			return err
+		}
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if err := r.teardownPod(ctx, p); err != nil {
+		return err
+	}
+	if err := r.store.DeletePod(p.rec.Id); err != nil {
+		return err
+	}
+	r.mu.Lock()
+	delete(r.pods, p.rec.Id)
+	r.mu.Unlock()
+	r.releaseName(podName(p.cfg.GetMetadata()), p.rec.Id)
+	return nil
+}

@@ -1,0 +1,168 @@
+package runtime
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	taskapi "github.com/containerd/containerd/api/runtime/task/v3"
+	"github.com/containerd/containerd/api/types"
+	"github.com/containerd/containerd/v2/core/snapshots"
+	"github.com/containerd/containerd/v2/pkg/namespaces"
+	"github.com/containerd/errdefs"
+	"github.com/containerd/errdefs/pkg/errgrpc"
+	"github.com/containerd/typeurl/v2"
+	"github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/wincri/wincri/runtime/cio"
+	"github.com/wincri/wincri/runtime/images"
+	"github.com/wincri/wincri/runtime/shim"
+)
+
+// nsCtx puts the containerd namespace the snapshots live in on ctx.
+func nsCtx(ctx context.Context) context.Context {
+	return namespaces.WithNamespace(ctx, images.Namespace)
+}
+
+// prepareSnapshot creates the container's writable snapshot over the image
+// (key = id) and returns the rootfs mounts the shim is to mount. Spec
+// generation may read the image's /etc/passwd through it.
+func (r *Runtime) prepareSnapshot(ctx context.Context, id, chainID string) ([]*types.Mount, error) {
+	ctx = nsCtx(ctx)
+	sn := r.Images.Client().SnapshotService(r.Images.Snapshotter())
+	labels := map[string]string{"containerd.io/gc.root": time.Now().UTC().Format(time.RFC3339)}
+	mounts, err := sn.Prepare(ctx, id, chainID, snapshots.WithLabels(labels))
+	if errdefs.IsAlreadyExists(err) {
+		mounts, err = sn.Mounts(ctx, id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("prepare rootfs snapshot: %w", err)
+	}
+	out := make([]*types.Mount, 0, len(mounts))
+	for _, m := range mounts {
+		out = append(out, &types.Mount{Type: m.Type, Source: m.Source, Target: m.Target, Options: m.Options})
+	}
+	return out, nil
+}
+
+// writeBundle writes the container's bundle: config.json and rootfs/.
+func (r *Runtime) writeBundle(id string, spec *specs.Spec) error {
+	bundle := r.bundleDir(id)
+	if err := os.MkdirAll(filepath.Join(bundle, "rootfs"), 0o711); err != nil {
+		return err
+	}
+	b, err := json.Marshal(spec)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(bundle, "config.json"), b, 0o600)
+}
+
+// removeBundle removes a container's snapshot and bundle; what is already
+// gone is not an error.
+func (r *Runtime) removeBundle(ctx context.Context, id string) error {
+	sn := r.Images.Client().SnapshotService(r.Images.Snapshotter())
+	err := sn.Remove(nsCtx(ctx), id)
+	if err != nil && !errdefs.IsNotFound(err) {
+		return fmt.Errorf("remove snapshot %s: %w", id, err)
+	}
+	// A shim that died (or was shut down) with the task still there leaves
+	// the rootfs mounted.
+	if err := unmountAll(filepath.Join(r.bundleDir(id), "rootfs")); err != nil {
+		return err
+	}
+	if err := os.RemoveAll(r.bundleDir(id)); err != nil {
+		return err
+	}
+	return os.RemoveAll(r.ioDir(id))
+}
+
+// createTask creates the container's task in the shim and returns its pid.
+func createTask(ctx context.Context, s *shim.Shim, h handler, id, bundle string, rootfs []*types.Mount, st cio.Streams) (uint32, error) {
+	req := &taskapi.CreateTaskRequest{
+		ID: id, Bundle: bundle, Rootfs: rootfs,
+		Terminal: st.Terminal, Stdin: st.Stdin, Stdout: st.Stdout, Stderr: st.Stderr,
+	}
+	if h.opts != nil {
+		opts, err := typeurl.MarshalAnyToProto(h.opts)
+		if err != nil {
+			return 0, err
+		}
+		req.Options = opts
+	}
+	resp, err := s.Task.Create(ctx, req)
+	if err != nil {
+		return 0, fmt.Errorf("create task %s: %w", id, errgrpcFromShim(err))
+	}
+	return resp.Pid, nil
+}
+
+// exitStatus is how a task ended.
+type exitStatus struct {
+	code int32
+	at   time.Time
+	err  error // the wait failed: the shim died or the connection broke
+}
+
+// waitTask blocks until the task (or exec process) exits.
+func waitTask(ctx context.Context, s *shim.Shim, id, execID string) exitStatus {
+	resp, err := s.Task.Wait(ctx, &taskapi.WaitRequest{ID: id, ExecID: execID})
+	if err != nil {
+		return exitStatus{code: 255, at: time.Now(), err: err}
+	}
+	at := time.Now()
+	if resp.ExitedAt != nil {
+		at = resp.ExitedAt.AsTime()
+	}
+	return exitStatus{code: int32(resp.ExitStatus), at: at}
+}
+
+// killTask signals the task's processes (all of them with all).
+func killTask(ctx context.Context, s *shim.Shim, id string, sig uint32, all bool) error {
+	_, err := s.Task.Kill(ctx, &taskapi.KillRequest{ID: id, Signal: sig, All: all})
+	if err != nil {
+		err = errgrpcFromShim(err)
+		if errdefs.IsNotFound(err) {
+			return nil
+		}
+	}
+	return err
+}
+
+// deleteTask removes the task from the shim (its runc container and rootfs mount).
+func deleteTask(ctx context.Context, s *shim.Shim, id string) error {
+	_, err := s.Task.Delete(ctx, &taskapi.DeleteRequest{ID: id})
+	if err != nil {
+		err = errgrpcFromShim(err)
+		if errdefs.IsNotFound(err) {
+			return nil
+		}
+	}
+	return err
+}
+
+// errgrpcFromShim turns a shim's ttrpc status error into an errdefs error.
+func errgrpcFromShim(err error) error {
+	if err == nil {
+		return nil
+	}
+	return errgrpc.ToNative(err)
+}
+
+func itoa(v uint32) string { return strconv.FormatUint(uint64(v), 10) }
+
+// startTask starts a created task and returns its pid.
+func startTask(ctx context.Context, s *shim.Shim, id string) (uint32, error) {
+	resp, err := s.Task.Start(ctx, &taskapi.StartRequest{ID: id})
+	if err != nil {
+		return 0, fmt.Errorf("start task %s: %w", id, errgrpcFromShim(err))
+	}
+	return resp.Pid, nil
+}
+
+func joinErrs(errs []error) error { return errors.Join(errs...) }

@@ -1,0 +1,326 @@
+//go:build linux
+
+package integration
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"github.com/wincri/wincri/test/testutil"
+)
+
+const (
+	pauseImage = "registry.k8s.io/wincri-test/pause:1"
+	procImage  = "registry.k8s.io/wincri-test/proc:1"
+	testBridge = "wcri-it0"
+)
+
+// podEnv is a daemon with CNI, a pause image and a workload image.
+type podEnv struct {
+	t *testing.T
+	d *testutil.Daemon
+}
+
+func newPodEnv(t *testing.T, env ...string) *podEnv {
+	t.Helper()
+	if _, err := exec.LookPath("containerd-shim-runc-v2"); err != nil {
+		t.Fatalf("containerd-shim-runc-v2 not in PATH (make deps installs it): %v", err)
+	}
+	reg := testutil.NewRegistry(t)
+	reg.Push(t, "wincri-test/pause:1", testutil.ProcImage(t, testProcBin, []string{"/testproc", "pause"}, nil))
+	reg.Push(t, "wincri-test/proc:1", testutil.ProcImage(t, testProcBin, []string{"/testproc"}, []string{"sleep", "3600"}))
+	d := testutil.NewDaemon(t, daemonBin, testutil.Options{
+		Hosts:        map[string]string{"registry.k8s.io": testutil.Mirror(reg.Host)},
+		CNI:          testutil.BridgeCNI(testBridge, "10.91.0.0/16"),
+		SandboxImage: pauseImage,
+		Env:          env,
+	})
+	d.Start(t)
+	e := &podEnv{t: t, d: d}
+	pull(t, d, procImage)
+	t.Cleanup(func() { exec.Command("ip", "link", "delete", testBridge).Run() })
+	return e
+}
+
+func podConfig(name string) *runtimeapi.PodSandboxConfig {
+	return &runtimeapi.PodSandboxConfig{
+		Metadata:     &runtimeapi.PodSandboxMetadata{Name: name, Namespace: "test", Uid: name + "-uid"},
+		Hostname:     name,
+		LogDirectory: filepath.Join(os.TempDir(), "wincri-test-logs", name),
+		Linux:        &runtimeapi.LinuxPodSandboxConfig{},
+	}
+}
+
+func (e *podEnv) runPod(name string) (string, *runtimeapi.PodSandboxConfig) {
+	e.t.Helper()
+	cfg := podConfig(name)
+	e.t.Cleanup(func() { os.RemoveAll(cfg.LogDirectory) })
+	resp, err := e.d.Runtime.RunPodSandbox(testutil.Ctx(e.t), &runtimeapi.RunPodSandboxRequest{Config: cfg})
+	if err != nil {
+		e.t.Fatalf("RunPodSandbox %s: %v", name, err)
+	}
+	return resp.PodSandboxId, cfg
+}
+
+func (e *podEnv) create(podID string, pod *runtimeapi.PodSandboxConfig, name string, args ...string) string {
+	e.t.Helper()
+	resp, err := e.d.Runtime.CreateContainer(testutil.Ctx(e.t), &runtimeapi.CreateContainerRequest{
+		PodSandboxId:  podID,
+		SandboxConfig: pod,
+		Config: &runtimeapi.ContainerConfig{
+			Metadata: &runtimeapi.ContainerMetadata{Name: name},
+			Image:    &runtimeapi.ImageSpec{Image: procImage},
+			Args:     args,
+			LogPath:  name + ".log",
+			Linux:    &runtimeapi.LinuxContainerConfig{},
+		},
+	})
+	if err != nil {
+		e.t.Fatalf("CreateContainer %s: %v", name, err)
+	}
+	return resp.ContainerId
+}
+
+func (e *podEnv) start(id string) {
+	e.t.Helper()
+	if _, err := e.d.Runtime.StartContainer(testutil.Ctx(e.t), &runtimeapi.StartContainerRequest{ContainerId: id}); err != nil {
+		e.t.Fatalf("StartContainer: %v", err)
+	}
+}
+
+func (e *podEnv) status(id string) *runtimeapi.ContainerStatus {
+	e.t.Helper()
+	resp, err := e.d.Runtime.ContainerStatus(testutil.Ctx(e.t), &runtimeapi.ContainerStatusRequest{ContainerId: id})
+	if err != nil {
+		e.t.Fatalf("ContainerStatus: %v", err)
+	}
+	return resp.Status
+}
+
+func (e *podEnv) podState(id string) runtimeapi.PodSandboxState {
+	e.t.Helper()
+	resp, err := e.d.Runtime.PodSandboxStatus(testutil.Ctx(e.t), &runtimeapi.PodSandboxStatusRequest{PodSandboxId: id})
+	if err != nil {
+		e.t.Fatalf("PodSandboxStatus: %v", err)
+	}
+	return resp.Status.State
+}
+
+func (e *podEnv) waitExited(id string) *runtimeapi.ContainerStatus {
+	e.t.Helper()
+	var st *runtimeapi.ContainerStatus
+	waitFor(e.t, "container "+id[:12]+" to exit", func() bool {
+		st = e.status(id)
+		return st.State == runtimeapi.ContainerState_CONTAINER_EXITED
+	})
+	return st
+}
+
+// removeAll stops and removes every pod, then checks nothing is left behind.
+func (e *podEnv) removeAll() {
+	e.t.Helper()
+	ctx := testutil.Ctx(e.t)
+	pods, err := e.d.Runtime.ListPodSandbox(ctx, &runtimeapi.ListPodSandboxRequest{})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	for _, p := range pods.Items {
+		if _, err := e.d.Runtime.StopPodSandbox(ctx, &runtimeapi.StopPodSandboxRequest{PodSandboxId: p.Id}); err != nil {
+			e.t.Fatalf("StopPodSandbox: %v", err)
+		}
+		if _, err := e.d.Runtime.RemovePodSandbox(ctx, &runtimeapi.RemovePodSandboxRequest{PodSandboxId: p.Id}); err != nil {
+			e.t.Fatalf("RemovePodSandbox: %v", err)
+		}
+	}
+	e.assertNothingLeft()
+}
+
+// assertNothingLeft checks that no pod leaves a trace: shims, mounts,
+// network namespaces, CNI IP reservations, bundles, records.
+func (e *podEnv) assertNothingLeft() {
+	e.t.Helper()
+	waitFor(e.t, "shims to exit", func() bool { return len(e.d.Shims()) == 0 })
+	if m := e.d.Mounts(); len(m) != 0 {
+		e.t.Errorf("mounts left: %v", m)
+	}
+	for _, dir := range []string{"s/netns", "s/bundles", "s/io", "root/pods"} {
+		if entries, _ := os.ReadDir(filepath.Join(e.d.Dir, dir)); len(entries) != 0 {
+			e.t.Errorf("%s not empty: %d entries", dir, len(entries))
+		}
+	}
+	ips, _ := filepath.Glob(filepath.Join(e.d.Dir, "ipam", "wincri-test", "10.*"))
+	if len(ips) != 0 {
+		e.t.Errorf("CNI IP reservations left: %v", ips)
+	}
+	pods, _ := e.d.Runtime.ListPodSandbox(testutil.Ctx(e.t), &runtimeapi.ListPodSandboxRequest{})
+	ctrs, _ := e.d.Runtime.ListContainers(testutil.Ctx(e.t), &runtimeapi.ListContainersRequest{})
+	if len(pods.GetItems()) != 0 || len(ctrs.GetContainers()) != 0 {
+		e.t.Errorf("records left: %d pods, %d containers", len(pods.GetItems()), len(ctrs.GetContainers()))
+	}
+}
+
+func TestPodAndContainerLifecycle(t *testing.T) {
+	e := newPodEnv(t)
+	podID, pod := e.runPod("life")
+	if st := e.podState(podID); st != runtimeapi.PodSandboxState_SANDBOX_READY {
+		t.Fatalf("pod state %v", st)
+	}
+	resp, _ := e.d.Runtime.PodSandboxStatus(testutil.Ctx(t), &runtimeapi.PodSandboxStatusRequest{PodSandboxId: podID})
+	if !strings.HasPrefix(resp.GetStatus().GetNetwork().GetIp(), "10.91.") {
+		t.Errorf("pod IP %q not from the CNI range", resp.GetStatus().GetNetwork().GetIp())
+	}
+	// Same name again: AlreadyExists.
+	if _, err := e.d.Runtime.RunPodSandbox(testutil.Ctx(t), &runtimeapi.RunPodSandboxRequest{Config: pod}); status.Code(err) != codes.AlreadyExists {
+		t.Errorf("second pod with the same name: %v", err)
+	}
+
+	echo := e.create(podID, pod, "echo", "echo", "hello", "world")
+	if st := e.status(echo); st.State != runtimeapi.ContainerState_CONTAINER_CREATED {
+		t.Fatalf("created container state %v", st.State)
+	}
+	e.start(echo)
+	st := e.waitExited(echo)
+	if st.ExitCode != 0 || st.Reason != "Completed" || st.FinishedAt < st.StartedAt {
+		t.Errorf("echo exited %d (%s), started %d finished %d", st.ExitCode, st.Reason, st.StartedAt, st.FinishedAt)
+	}
+	log, _ := os.ReadFile(filepath.Join(pod.LogDirectory, "echo.log"))
+	if !strings.Contains(string(log), " stdout F hello world\n") || !strings.Contains(string(log), " stderr F err\n") {
+		t.Errorf("CRI log:\n%s", log)
+	}
+
+	failing := e.create(podID, pod, "failing", "exit", "3")
+	e.start(failing)
+	if st := e.waitExited(failing); st.ExitCode != 3 || st.Reason != "Error" {
+		t.Errorf("failing container: exit %d reason %q", st.ExitCode, st.Reason)
+	}
+
+	sleeper := e.create(podID, pod, "sleeper", "sleep", "3600")
+	e.start(sleeper)
+	ex, err := e.d.Runtime.ExecSync(testutil.Ctx(t), &runtimeapi.ExecSyncRequest{ContainerId: sleeper, Cmd: []string{"/testproc", "cat", "/etc/hostname"}, Timeout: 10})
+	if err != nil || strings.TrimSpace(string(ex.Stdout)) != "life" || ex.ExitCode != 0 {
+		t.Errorf("ExecSync cat /etc/hostname: %v %q exit %d", err, ex.GetStdout(), ex.GetExitCode())
+	}
+	ex, err = e.d.Runtime.ExecSync(testutil.Ctx(t), &runtimeapi.ExecSyncRequest{ContainerId: sleeper, Cmd: []string{"/testproc", "exit", "7"}})
+	if err != nil || ex.ExitCode != 7 {
+		t.Errorf("ExecSync exit 7: %v %v", err, ex)
+	}
+	start := time.Now()
+	_, err = e.d.Runtime.ExecSync(testutil.Ctx(t), &runtimeapi.ExecSyncRequest{ContainerId: sleeper, Cmd: []string{"/testproc", "sleep", "60"}, Timeout: 1})
+	if err == nil || time.Since(start) > 30*time.Second {
+		t.Errorf("ExecSync past its timeout: %v after %s", err, time.Since(start))
+	}
+	if _, err := e.d.Runtime.StopContainer(testutil.Ctx(t), &runtimeapi.StopContainerRequest{ContainerId: sleeper, Timeout: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if st := e.status(sleeper); st.State != runtimeapi.ContainerState_CONTAINER_EXITED {
+		t.Errorf("after StopContainer: %v", st.State)
+	}
+	// Stop and remove are idempotent; unknown ids are NotFound elsewhere.
+	for _, id := range []string{sleeper, "unknown"} {
+		if _, err := e.d.Runtime.StopContainer(testutil.Ctx(t), &runtimeapi.StopContainerRequest{ContainerId: id}); err != nil {
+			t.Errorf("StopContainer(%s) again: %v", id, err)
+		}
+	}
+	if _, err := e.d.Runtime.ContainerStatus(testutil.Ctx(t), &runtimeapi.ContainerStatusRequest{ContainerId: "unknown"}); status.Code(err) != codes.NotFound {
+		t.Errorf("ContainerStatus(unknown): %v", err)
+	}
+	if _, err := e.d.Runtime.CreateContainer(testutil.Ctx(t), &runtimeapi.CreateContainerRequest{PodSandboxId: podID, Config: &runtimeapi.ContainerConfig{
+		Metadata: &runtimeapi.ContainerMetadata{Name: "escape"}, Image: &runtimeapi.ImageSpec{Image: procImage}, LogPath: "../../etc/x.log"}}); status.Code(err) != codes.InvalidArgument {
+		t.Errorf("log path escaping the pod log dir: %v", err)
+	}
+	e.create(podID, pod, "never-started", "sleep", "1")
+	e.removeAll()
+}
+
+// TestKill9Restart kills wincri with SIGKILL while pods run, while a
+// container exits, and in the middle of creating a pod and a container; a
+// restarted wincri must account for every pod and container and leak nothing.
+func TestKill9Restart(t *testing.T) {
+	e := newPodEnv(t)
+	podA, cfgA := e.runPod("survivor")
+	ticker := e.create(podA, cfgA, "ticker", "tick")
+	e.start(ticker)
+	exiter := e.create(podA, cfgA, "exiter", "exit", "3", "1.5")
+	e.start(exiter)
+	created := e.create(podA, cfgA, "created", "sleep", "1")
+	podB, _ := e.runPod("stopped")
+	if _, err := e.d.Runtime.StopPodSandbox(testutil.Ctx(t), &runtimeapi.StopPodSandboxRequest{PodSandboxId: podB}); err != nil {
+		t.Fatal(err)
+	}
+
+	e.d.Kill(t) // the exiter exits while wincri is down
+	time.Sleep(2 * time.Second)
+	e.d.Start(t)
+	if st := e.podState(podA); st != runtimeapi.PodSandboxState_SANDBOX_READY {
+		t.Errorf("running pod after restart: %v", st)
+	}
+	if st := e.podState(podB); st != runtimeapi.PodSandboxState_SANDBOX_NOTREADY {
+		t.Errorf("stopped pod after restart: %v", st)
+	}
+	if st := e.status(ticker); st.State != runtimeapi.ContainerState_CONTAINER_RUNNING {
+		t.Errorf("ticker after restart: %v", st.State)
+	}
+	if st := e.status(exiter); st.State != runtimeapi.ContainerState_CONTAINER_EXITED || st.ExitCode != 3 {
+		t.Errorf("container that exited while wincri was down: %v exit %d", st.State, st.ExitCode)
+	}
+	if st := e.status(created); st.State != runtimeapi.ContainerState_CONTAINER_CREATED {
+		t.Errorf("created container after restart: %v", st.State)
+	}
+	// Reattached: the ticker's output still reaches its log, and exec works.
+	logPath := filepath.Join(cfgA.LogDirectory, "ticker.log")
+	before, _ := os.ReadFile(logPath)
+	waitFor(t, "the ticker's log to grow after the restart", func() bool {
+		now, _ := os.ReadFile(logPath)
+		return len(now) > len(before)
+	})
+	if _, err := e.d.Runtime.ExecSync(testutil.Ctx(t), &runtimeapi.ExecSyncRequest{ContainerId: ticker, Cmd: []string{"/testproc", "echo", "hi"}, Timeout: 10}); err != nil {
+		t.Errorf("exec after restart: %v", err)
+	}
+
+	// Crashes in the middle of creating a pod, then a container.
+	for _, fp := range []string{"pod-after-network", "pod-after-shim"} {
+		e.crashDuring(fp, func(ctx context.Context) error {
+			_, err := e.d.Runtime.RunPodSandbox(ctx, &runtimeapi.RunPodSandboxRequest{Config: podConfig("half-" + fp)})
+			return err
+		})
+	}
+	e.crashDuring("container-after-task", func(ctx context.Context) error {
+		_, err := e.d.Runtime.CreateContainer(ctx, &runtimeapi.CreateContainerRequest{PodSandboxId: podA, Config: &runtimeapi.ContainerConfig{
+			Metadata: &runtimeapi.ContainerMetadata{Name: "half"}, Image: &runtimeapi.ImageSpec{Image: procImage}, Args: []string{"sleep", "60"}, Linux: &runtimeapi.LinuxContainerConfig{}}})
+		return err
+	})
+	pods, _ := e.d.Runtime.ListPodSandbox(testutil.Ctx(t), &runtimeapi.ListPodSandboxRequest{})
+	ctrs, _ := e.d.Runtime.ListContainers(testutil.Ctx(t), &runtimeapi.ListContainersRequest{})
+	if len(pods.Items) != 2 || len(ctrs.Containers) != 3 {
+		t.Errorf("after crashes mid-creation: %d pods (want 2), %d containers (want 3)", len(pods.Items), len(ctrs.Containers))
+	}
+	if st := e.status(ticker); st.State != runtimeapi.ContainerState_CONTAINER_RUNNING {
+		t.Errorf("ticker after the crashes: %v", st.State)
+	}
+	e.removeAll()
+}
+
+// crashDuring restarts the daemon with a failpoint, runs call (which the
+// crash interrupts), and restarts it without the failpoint.
+func (e *podEnv) crashDuring(failpoint string, call func(context.Context) error) {
+	e.t.Helper()
+	e.d.Stop(e.t)
+	e.d.SetEnv("WINCRI_FAILPOINTS=" + failpoint)
+	e.d.Start(e.t)
+	if err := call(testutil.Ctx(e.t)); err == nil {
+		e.t.Fatalf("call survived failpoint %s", failpoint)
+	}
+	waitFor(e.t, "wincri to die at "+failpoint, e.d.Exited)
+	e.d.Forget()
+	e.d.SetEnv()
+	e.d.Start(e.t)
+}

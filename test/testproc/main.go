@@ -1,0 +1,77 @@
+//go:build linux
+
+// Command testproc is the one program in wincri's test images: a static
+// binary that acts as a pod's pause process or as a small workload.
+//
+//	testproc pause          sleep until SIGTERM/SIGINT, reaping children
+//	testproc echo ARGS...   print ARGS (stdout) and "err" (stderr)
+//	testproc exit N [SECS]  exit with status N, after SECS seconds
+//	testproc tick           print "tick N" every 100ms forever
+//	testproc sleep SECS     sleep
+//	testproc cat FILE       print a file
+package main
+
+import (
+	"fmt"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+func main() {
+	if len(os.Args) < 2 {
+		fmt.Fprintln(os.Stderr, "usage: testproc pause|echo|exit|tick|sleep|cat ...")
+		os.Exit(2)
+	}
+	args := os.Args[2:]
+	switch os.Args[1] {
+	case "pause":
+		sigs := make(chan os.Signal, 1)
+		signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGCHLD)
+		for s := range sigs {
+			if s == syscall.SIGCHLD {
+				for {
+					if pid, _ := syscall.Wait4(-1, nil, syscall.WNOHANG, nil); pid <= 0 {
+						break
+					}
+				}
+				continue
+			}
+			os.Exit(0)
+		}
+	case "echo":
+		fmt.Println(strings.Join(args, " "))
+		fmt.Fprintln(os.Stderr, "err")
+	case "exit":
+		if len(args) > 1 {
+			time.Sleep(seconds(args[1]))
+		}
+		n, _ := strconv.Atoi(args[0])
+		os.Exit(n)
+	case "tick":
+		for i := 0; ; i++ {
+			fmt.Printf("tick %d\n", i)
+			time.Sleep(100 * time.Millisecond)
+		}
+	case "sleep":
+		time.Sleep(seconds(args[0]))
+	case "cat":
+		b, err := os.ReadFile(args[0])
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		os.Stdout.Write(b)
+	default:
+		fmt.Fprintf(os.Stderr, "testproc: unknown command %q\n", os.Args[1])
+		os.Exit(2)
+	}
+}
+
+func seconds(s string) time.Duration {
+	f, _ := strconv.ParseFloat(s, 64)
+	return time.Duration(f * float64(time.Second))
+}

@@ -1,0 +1,82 @@
+//go:build linux
+
+package testutil
+
+import (
+	"archive/tar"
+	"bytes"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"testing"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
+)
+
+// BuildTestProc builds test/testproc, static, into dir.
+func BuildTestProc(dir string) (string, error) {
+	bin := filepath.Join(dir, "testproc")
+	cmd := exec.Command("go", "build", "-o", bin, "github.com/wincri/wincri/test/testproc")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go build test/testproc: %v\n%s", err, out)
+	}
+	return bin, nil
+}
+
+// ProcImage is an image holding testproc as /testproc, with the given
+// entrypoint and cmd (e.g. ["/testproc","pause"] for a pause image).
+func ProcImage(t testing.TB, testproc string, entrypoint, cmd []string) v1.Image {
+	t.Helper()
+	bin, err := os.ReadFile(testproc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	for _, d := range []string{"etc/", "tmp/"} {
+		tw.WriteHeader(&tar.Header{Name: d, Typeflag: tar.TypeDir, Mode: 0o755})
+	}
+	tw.WriteHeader(&tar.Header{Name: "etc/passwd", Mode: 0o644, Size: int64(len(passwd))})
+	tw.Write([]byte(passwd))
+	tw.WriteHeader(&tar.Header{Name: "testproc", Mode: 0o755, Size: int64(len(bin))})
+	tw.Write(bin)
+	tw.Close()
+	layer, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(buf.Bytes())), nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := mutate.AppendLayers(empty.Image, layer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cf, err := img.ConfigFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cf = cf.DeepCopy()
+	cf.OS, cf.Architecture = "linux", runtime.GOARCH
+	cf.Config.Entrypoint, cf.Config.Cmd = entrypoint, cmd
+	if img, err = mutate.ConfigFile(img, cf); err != nil {
+		t.Fatal(err)
+	}
+	return img
+}
+
+const passwd = "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n"
+
+// BridgeCNI is a conflist for a test bridge network with host-local IPAM
+// state under the daemon's directory (so leaked IPs are visible).
+func BridgeCNI(bridge, subnet string) string {
+	return fmt.Sprintf(`{"cniVersion":"1.0.0","name":"wincri-test","plugins":[
+ {"type":"bridge","bridge":%q,"isGateway":true,"ipMasq":false,
+  "ipam":{"type":"host-local","dataDir":"$DIR/ipam","ranges":[[{"subnet":%q}]],"routes":[{"dst":"0.0.0.0/0"}]}},
+ {"type":"portmap","capabilities":{"portMappings":true}},
+ {"type":"loopback"}]}`, bridge, subnet)
+}
