@@ -19,6 +19,9 @@ type Pod struct {
 	PortMappings []PortMapping
 	DNS          *DNS
 	CgroupParent string
+	// UsernsUID and UsernsGID ("container:host:size") ask for the network
+	// namespace to be owned by a new user namespace with these mappings.
+	UsernsUID, UsernsGID string
 }
 
 // PortMapping maps a host port to a pod port.

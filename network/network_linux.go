@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"os"
+	"syscall"
 
 	"github.com/containerd/containerd/v2/pkg/netns"
+	"github.com/containerd/containerd/v2/pkg/sys"
 )
 
 // linuxManager gives each pod a bind-mounted network namespace under
@@ -22,11 +24,24 @@ func New(confDir string, binDirs []string, stateDir string) Manager {
 
 func (m *linuxManager) Ready() error { return ConfigReady(m.cni.confDir) }
 
-func (m *linuxManager) NewNamespace(_ context.Context, _ *Pod) (string, error) {
+func (m *linuxManager) NewNamespace(_ context.Context, pod *Pod) (string, error) {
 	if err := os.MkdirAll(m.netnsDir, 0o711); err != nil {
 		return "", err
 	}
-	ns, err := netns.NewNetNS(m.netnsDir)
+	if pod.UsernsUID == "" {
+		ns, err := netns.NewNetNS(m.netnsDir)
+		if err != nil {
+			return "", err
+		}
+		return ns.GetPath(), nil
+	}
+	// Owned by the pod's user namespace, so the pod may mount sysfs in it.
+	var ns *netns.NetNS
+	err := sys.UnshareAfterEnterUserns(pod.UsernsUID, pod.UsernsGID, syscall.CLONE_NEWNET, func(pid int) error {
+		var err error
+		ns, err = netns.NewNetNSFromPID(m.netnsDir, uint32(pid))
+		return err
+	})
 	if err != nil {
 		return "", err
 	}

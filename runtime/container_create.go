@@ -27,6 +27,11 @@ func (r *Runtime) CreateContainer(ctx context.Context, podID string, cfg *runtim
 	if cfg.GetImage().GetImage() == "" {
 		return "", fmt.Errorf("container config needs an image: %w", errdefs.ErrInvalidArgument)
 	}
+	if u := cfg.GetLinux().GetSecurityContext().GetNamespaceOptions().GetUsernsOptions(); u != nil {
+		if p, err := r.lookupPod(podID); err == nil && !proto.Equal(u, p.cfg.GetLinux().GetSecurityContext().GetNamespaceOptions().GetUsernsOptions()) {
+			return "", fmt.Errorf("container user namespace options differ from the pod's: %w", errdefs.ErrInvalidArgument)
+		}
+	}
 	p, err := r.lookupPod(podID)
 	if err != nil {
 		return "", err
@@ -77,11 +82,15 @@ func (r *Runtime) CreateContainer(ctx context.Context, podID string, cfg *runtim
 			r.releaseName(name, id)
 		}
 	}()
-	rootfs, err := r.prepareSnapshot(ctx, id, img.ChainID)
+	un, err := podUserns(p.cfg)
 	if err != nil {
 		return "", err
 	}
-	spec, err := r.containerSpec(ctx, specInput{id: id, podID: prec.Id, podCfg: p.cfg, image: img, netns: prec.NetnsPath, podDir: r.podDir(prec.Id), pausePid: prec.Pid}, cfg)
+	rootfs, err := r.prepareSnapshot(ctx, id, img.ChainID, un.snapshotOpts()...)
+	if err != nil {
+		return "", err
+	}
+	spec, err := r.containerSpec(ctx, specInput{id: id, podID: prec.Id, podCfg: p.cfg, image: img, netns: prec.NetnsPath, podDir: r.podDir(prec.Id), pausePid: prec.Pid, userns: un}, cfg)
 	if err != nil {
 		return "", err
 	}

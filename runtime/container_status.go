@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/opencontainers/runtime-spec/specs-go"
+	"google.golang.org/protobuf/proto"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/wincri/wincri/proto/records"
@@ -35,7 +36,7 @@ func (r *Runtime) ContainerStatus(_ context.Context, id string, verbose bool) (*
 		Message:     rec.Message,
 		Labels:      c.cfg.GetLabels(),
 		Annotations: c.cfg.GetAnnotations(),
-		Mounts:      c.cfg.GetMounts(),
+		Mounts:      r.statusMounts(c.cfg.GetMounts()),
 		LogPath:     rec.LogPath,
 	}
 	spec := r.readSpec(rec.Id)
@@ -123,6 +124,22 @@ func (r *Runtime) ListContainers(f *runtimeapi.ContainerFilter) []*runtimeapi.Co
 			State: containerState(rec.State), CreatedAt: rec.CreatedAt,
 			Labels: c.cfg.GetLabels(), Annotations: c.cfg.GetAnnotations(),
 		})
+	}
+	return out
+}
+
+// statusMounts reports the config's mounts, with the image id each image
+// volume resolved to.
+func (r *Runtime) statusMounts(in []*runtimeapi.Mount) []*runtimeapi.Mount {
+	out := make([]*runtimeapi.Mount, 0, len(in))
+	for _, m := range in {
+		if ref := m.GetImage().GetImage(); ref != "" {
+			if img, err := r.Images.Get(ref); err == nil {
+				m = proto.Clone(m).(*runtimeapi.Mount)
+				m.Image.ImageRef = img.ID
+			}
+		}
+		out = append(out, m)
 	}
 	return out
 }

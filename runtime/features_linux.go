@@ -3,6 +3,8 @@ package runtime
 import (
 	"sync"
 
+	"github.com/containerd/containerd/v2/plugins/snapshots/overlay/overlayutils"
+
 	"golang.org/x/sys/unix"
 )
 
@@ -16,6 +18,8 @@ var (
 func platformFeatures() Features {
 	featuresOnce.Do(func() {
 		features.SupplementalGroupsPolicy = true
+		// Pod user namespaces idmap the rootfs through the overlay snapshotter.
+		features.UserNamespaces, _ = overlayutils.SupportsIDMappedMounts()
 		var u unix.Utsname
 		if unix.Uname(&u) == nil {
 			var major, minor int

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/containerd/errdefs"
@@ -27,6 +28,10 @@ func (r *Runtime) RunPodSandbox(ctx context.Context, cfg *runtimeapi.PodSandboxC
 		return "", fmt.Errorf("pod sandbox metadata needs name, namespace and uid: %w", errdefs.ErrInvalidArgument)
 	}
 	h, err := r.handlerFor(handlerName)
+	if err != nil {
+		return "", err
+	}
+	un, err := podUserns(cfg)
 	if err != nil {
 		return "", err
 	}
@@ -68,11 +73,17 @@ func (r *Runtime) RunPodSandbox(ctx context.Context, cfg *runtimeapi.PodSandboxC
 	if err := r.setUpNetwork(ctx, p); err != nil {
 		return "", err
 	}
-	rootfs, err := r.prepareSnapshot(ctx, id, img.ChainID)
+	rootfs, err := r.prepareSnapshot(ctx, id, img.ChainID, un.snapshotOpts()...)
 	if err != nil {
 		return "", err
 	}
-	spec, err := r.sandboxSpec(ctx, specInput{id: id, podID: id, podCfg: cfg, image: img, netns: p.rec.NetnsPath, podDir: podDir})
+	usernsPath := ""
+	if un != nil && p.rec.NetnsPath != "" {
+		if usernsPath, err = pinUserns(podDir, p.rec.NetnsPath); err != nil {
+			return "", err
+		}
+	}
+	spec, err := r.sandboxSpec(ctx, specInput{id: id, podID: id, podCfg: cfg, image: img, netns: p.rec.NetnsPath, podDir: podDir, userns: un, usernsPath: usernsPath})
 	if err != nil {
 		return "", err
 	}
@@ -171,6 +182,9 @@ func (r *Runtime) teardownPod(ctx context.Context, p *pod) error {
 	if err := unmountPodShm(r.podDir(id)); err != nil {
 		errs = append(errs, err)
 	}
+	if err := unmountAll(filepath.Join(r.podDir(id), "userns")); err != nil {
+		errs = append(errs, err)
+	}
 	if err := r.removeBundle(ctx, id); err != nil {
 		errs = append(errs, err)
 	}
@@ -196,6 +210,9 @@ func netPod(id string, cfg *runtimeapi.PodSandboxConfig) *network.Pod {
 		ID: id, Name: md.GetName(), Namespace: md.GetNamespace(), UID: md.GetUid(),
 		HostNetwork:  cfg.GetLinux().GetSecurityContext().GetNamespaceOptions().GetNetwork() == runtimeapi.NamespaceMode_NODE,
 		CgroupParent: cfg.GetLinux().GetCgroupParent(),
+	}
+	if un, err := podUserns(cfg); err == nil {
+		np.UsernsUID, np.UsernsGID = un.netMaps()
 	}
 	if d := cfg.GetDnsConfig(); d != nil {
 		np.DNS = &network.DNS{Servers: d.Servers, Searches: d.Searches, Options: d.Options}

@@ -33,6 +33,10 @@ type specInput struct {
 	netns    string // pod network namespace ("" for host network)
 	podDir   string
 	pausePid uint32 // the pod's pause process, for containers to join
+	// userns is the pod's user namespace (nil for none); usernsPath is the
+	// pinned namespace the pause process joins ("" for a new one).
+	userns     *userns
+	usernsPath string
 }
 
 // processArgs resolves what a container runs, as Kubernetes defines it: the

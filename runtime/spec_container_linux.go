@@ -30,6 +30,7 @@ func (r *Runtime) containerSpec(ctx context.Context, in specInput, cfg *runtimea
 	sc := lin.GetSecurityContext()
 	podNS := in.podCfg.GetLinux().GetSecurityContext().GetNamespaceOptions()
 	opts := []oci.SpecOpts{
+		withoutDefaultSecurity,
 		withoutMount("/run"),
 		oci.WithProcessArgs(args...),
 		oci.WithEnv(mergeEnv(img.Env, cfg.GetEnvs())),
@@ -41,6 +42,8 @@ func (r *Runtime) containerSpec(ctx context.Context, in specInput, cfg *runtimea
 		})),
 		withCgroupsPath(in.podCfg.GetLinux().GetCgroupParent(), in.id),
 		withJoinedNamespaces(in.pausePid, podNS, sc.GetNamespaceOptions()),
+		in.userns.specOpt(fmt.Sprintf("/proc/%d/ns/user", in.pausePid)),
+		withSysfsForUserns(in.userns, podNS),
 		withShm(in.podDir, podNS),
 		withResources(lin.GetResources()),
 	}
@@ -49,7 +52,11 @@ func (r *Runtime) containerSpec(ctx context.Context, in specInput, cfg *runtimea
 	if err != nil {
 		return nil, err
 	}
-	opts = append(opts, oci.WithMounts(mounts), withRootfsPropagation(propagation))
+	imageMounts, err := r.imageVolumeMounts(ctx, in.id, cfg.GetMounts())
+	if err != nil {
+		return nil, err
+	}
+	opts = append(opts, oci.WithMounts(append(mounts, imageMounts...)), withRootfsPropagation(propagation))
 	if cfg.GetTty() {
 		opts = append(opts, oci.WithTTY)
 	}
@@ -124,7 +131,7 @@ func criMounts(in []*runtimeapi.Mount) ([]specs.Mount, string, error) {
 	propagation := ""
 	for _, m := range in {
 		if m.GetImage().GetImage() != "" {
-			return nil, "", fmt.Errorf("image volume %s: %w", m.ContainerPath, errdefs.ErrNotImplemented)
+			continue // see imageVolumeMounts
 		}
 		if !filepath.IsAbs(m.ContainerPath) {
 			return nil, "", fmt.Errorf("mount container path %q is not absolute: %w", m.ContainerPath, errdefs.ErrInvalidArgument)

@@ -31,6 +31,7 @@ func (r *Runtime) sandboxSpec(ctx context.Context, in specInput) (*specs.Spec, e
 		return nil, fmt.Errorf("sandbox image %s has no command: %w", in.image.ID, errdefs.ErrInvalidArgument)
 	}
 	opts := []oci.SpecOpts{
+		withoutDefaultSecurity,
 		withoutMount("/run"),
 		oci.WithEnv(img.Env),
 		oci.WithProcessArgs(args...),
@@ -41,6 +42,8 @@ func (r *Runtime) sandboxSpec(ctx context.Context, in specInput) (*specs.Spec, e
 		withCgroupsPath(lin.GetCgroupParent(), in.id),
 		withOOMScoreAdj(sandboxOOMScoreAdj),
 		withPodNamespaces(in.netns, nsOpts),
+		in.userns.specOpt(in.usernsPath),
+		withSysfsForUserns(in.userns, nsOpts),
 		withShm(in.podDir, nsOpts),
 		func(_ context.Context, _ oci.Client, _ *containers.Container, s *specs.Spec) error {
 			s.Linux.Sysctl = lin.GetSysctls()
@@ -179,4 +182,27 @@ func orDefault(s, def string) string {
 		return def
 	}
 	return s
+}
+
+// withSysfsForUserns: with host network and a user namespace, sysfs cannot
+// be mounted (the network namespace is not the user namespace's), so the
+// host's /sys is bound read-only instead.
+func withSysfsForUserns(u *userns, ns *runtimeapi.NamespaceOption) oci.SpecOpts {
+	if u == nil || ns.GetNetwork() != runtimeapi.NamespaceMode_NODE {
+		return func(context.Context, oci.Client, *containers.Container, *specs.Spec) error { return nil }
+	}
+	return replaceMount(specs.Mount{Destination: "/sys", Type: "bind", Source: "/sys", Options: []string{"rbind", "rro", "nosuid", "nodev", "noexec"}})
+}
+
+// withoutDefaultSecurity drops the generated default seccomp profile and
+// rlimits, as containerd's CRI does: seccomp comes from the security
+// context, and rlimits are inherited (setting them needs CAP_SYS_RESOURCE
+// across a user namespace).
+func withoutDefaultSecurity(_ context.Context, _ oci.Client, _ *containers.Container, s *specs.Spec) error {
+	s.Process.Rlimits = nil
+	s.Process.ApparmorProfile = ""
+	if s.Linux != nil {
+		s.Linux.Seccomp = nil
+	}
+	return nil
 }

@@ -23,3 +23,5 @@ func mountPodShm(string, *runtimeapi.PodSandboxConfig) error { return nil }
 func unmountPodShm(string) error { return nil }
 
 func unmountAll(string) error { return nil }
+
+func (r *Runtime) removeImageVolumes(context.Context, string) error { return nil }

@@ -32,11 +32,11 @@ func nsCtx(ctx context.Context) context.Context {
 // prepareSnapshot creates the container's writable snapshot over the image
 // (key = id) and returns the rootfs mounts the shim is to mount. Spec
 // generation may read the image's /etc/passwd through it.
-func (r *Runtime) prepareSnapshot(ctx context.Context, id, chainID string) ([]*types.Mount, error) {
+func (r *Runtime) prepareSnapshot(ctx context.Context, id, chainID string, opts ...snapshots.Opt) ([]*types.Mount, error) {
 	ctx = nsCtx(ctx)
 	sn := r.Images.Client().SnapshotService(r.Images.Snapshotter())
 	labels := map[string]string{"containerd.io/gc.root": time.Now().UTC().Format(time.RFC3339)}
-	mounts, err := sn.Prepare(ctx, id, chainID, snapshots.WithLabels(labels))
+	mounts, err := sn.Prepare(ctx, id, chainID, append(opts, snapshots.WithLabels(labels))...)
 	if errdefs.IsAlreadyExists(err) {
 		mounts, err = sn.Mounts(ctx, id)
 	}
@@ -70,6 +70,9 @@ func (r *Runtime) removeBundle(ctx context.Context, id string) error {
 	err := sn.Remove(nsCtx(ctx), id)
 	if err != nil && !errdefs.IsNotFound(err) {
 		return fmt.Errorf("remove snapshot %s: %w", id, err)
+	}
+	if err := r.removeImageVolumes(ctx, id); err != nil {
+		return fmt.Errorf("remove image volumes of %s: %w", id, err)
 	}
 	// A shim that died (or was shut down) with the task still there leaves
 	// the rootfs mounted.

@@ -19,9 +19,9 @@ import (
 // Config is the whole daemon configuration. Field tags are the TOML keys.
 type Config struct {
 	// Root is the persistent directory: images, snapshots, metadata.
-	Root string `toml:"root"`
+	Root string `toml:"root" json:"rootDir"`
 	// State is the runtime directory: sockets, bundles, fifos.
-	State string `toml:"state"`
+	State string `toml:"state" json:"stateDir"`
 	// Listen is the CRI endpoint: unix:///path on Linux, npipe:////./pipe/NAME on Windows.
 	Listen string `toml:"listen"`
 	// LogLevel is one of trace, debug, info, warn, error.
