@@ -15,6 +15,7 @@ import (
 
 	"github.com/wincri/wincri/proto/records"
 	"github.com/wincri/wincri/runtime/cio"
+	"github.com/wincri/wincri/runtime/shim"
 )
 
 // maxExecOutput caps what ExecSync returns per stream, as kubelet does.
@@ -26,80 +27,108 @@ type ExecResult struct {
 	ExitCode       int32
 }
 
+// ExecIO is how an exec process is connected: stdin (nil for none),
+// stdout and stderr (stderr unused with a TTY), and TTY resizes.
+type ExecIO struct {
+	Stdin          io.Reader
+	Stdout, Stderr io.Writer
+	TTY            bool
+	Resize         <-chan TerminalSize
+}
+
+// TerminalSize is a TTY's size in characters.
+type TerminalSize struct{ Width, Height uint16 }
+
 // ExecSync runs cmd in a running container and returns its output. With a
 // timeout the process is killed when it runs longer, and an error says so.
 func (r *Runtime) ExecSync(ctx context.Context, id string, cmd []string, timeout time.Duration) (*ExecResult, error) {
-	if len(cmd) == 0 {
-		return nil, fmt.Errorf("exec command must not be empty: %w", errdefs.ErrInvalidArgument)
-	}
-	c, err := r.lookupContainer(id)
+	var stdout, stderr cappedBuffer
+	code, err := r.Exec(ctx, id, cmd, ExecIO{Stdout: &stdout, Stderr: &stderr}, timeout)
 	if err != nil {
 		return nil, err
 	}
-	rec := c.snapshot()
-	s := r.podShim(c.podID)
-	if rec.State != records.ContainerState_CONTAINER_RUNNING || s == nil {
-		return nil, fmt.Errorf("container %s is not running: %w", rec.Id, errdefs.ErrFailedPrecondition)
+	return &ExecResult{Stdout: stdout.Bytes(), Stderr: stderr.Bytes(), ExitCode: code}, nil
+}
+
+// Exec runs cmd in a running container connected to eio and returns its
+// exit code once it exits and its output is drained.
+func (r *Runtime) Exec(ctx context.Context, id string, cmd []string, eio ExecIO, timeout time.Duration) (int32, error) {
+	if len(cmd) == 0 {
+		return 0, fmt.Errorf("exec command must not be empty: %w", errdefs.ErrInvalidArgument)
 	}
-	spec := r.readSpec(rec.Id)
+	c, s, err := r.runningContainer(id)
+	if err != nil {
+		return 0, err
+	}
+	spec := r.readSpec(c.rec.Id)
 	if spec == nil || spec.Process == nil {
-		return nil, fmt.Errorf("container %s has no spec: %w", rec.Id, errdefs.ErrFailedPrecondition)
+		return 0, fmt.Errorf("container %s has no spec: %w", c.rec.Id, errdefs.ErrFailedPrecondition)
 	}
 	proc := *spec.Process
-	proc.Args, proc.Terminal = cmd, false
+	proc.Args, proc.Terminal = cmd, eio.TTY
 	procAny, err := typeurl.MarshalAnyToProto(&proc)
 	if err != nil {
-		return nil, err
+		return 0, err
 	}
-	execID := newID()[:16]
-	dir := filepath.Join(r.ioDir(rec.Id), "exec-"+execID)
+	cid, execID := c.rec.Id, newID()[:16]
+	dir := filepath.Join(r.ioDir(cid), "exec-"+execID)
 	defer cio.RemoveStreams(dir)
-	streams, err := cio.NewStreams(dir, rec.Id+"-"+execID, false, false)
+	streams, err := cio.NewStreams(dir, cid+"-"+execID, eio.Stdin != nil, eio.TTY)
 	if err != nil {
-		return nil, err
+		return 0, err
 	}
 	pipes, err := cio.OpenPipes(ctx, streams)
 	if err != nil {
-		return nil, err
+		return 0, err
 	}
 	defer pipes.Close()
-	var stdout, stderr cappedBuffer
 	var wg sync.WaitGroup
-	for _, p := range []struct {
-		r io.Reader
-		w *cappedBuffer
-	}{{pipes.Stdout, &stdout}, {pipes.Stderr, &stderr}} {
+	copyOut := func(w io.Writer, rd io.Reader) {
+		if w == nil || rd == nil {
+			return
+		}
 		wg.Add(1)
-		go func() { defer wg.Done(); io.Copy(p.w, p.r) }()
+		go func() { defer wg.Done(); io.Copy(w, rd) }()
 	}
+	copyOut(eio.Stdout, pipes.Stdout)
+	copyOut(eio.Stderr, pipes.Stderr)
 	bg := context.WithoutCancel(ctx)
-	if _, err := s.Task.Exec(ctx, &taskapi.ExecProcessRequest{ID: rec.Id, ExecID: execID, Stdout: streams.Stdout, Stderr: streams.Stderr, Spec: procAny}); err != nil {
-		return nil, fmt.Errorf("exec in %s: %w", rec.Id, errgrpcFromShim(err))
+	if _, err := s.Task.Exec(ctx, &taskapi.ExecProcessRequest{ID: cid, ExecID: execID, Terminal: eio.TTY,
+		Stdin: streams.Stdin, Stdout: streams.Stdout, Stderr: streams.Stderr, Spec: procAny}); err != nil {
+		return 0, fmt.Errorf("exec in %s: %w", cid, errgrpcFromShim(err))
 	}
-	defer s.Task.Delete(bg, &taskapi.DeleteRequest{ID: rec.Id, ExecID: execID})
-	if _, err := s.Task.Start(ctx, &taskapi.StartRequest{ID: rec.Id, ExecID: execID}); err != nil {
-		return nil, fmt.Errorf("start exec in %s: %w", rec.Id, errgrpcFromShim(err))
+	defer s.Task.Delete(bg, &taskapi.DeleteRequest{ID: cid, ExecID: execID})
+	if _, err := s.Task.Start(ctx, &taskapi.StartRequest{ID: cid, ExecID: execID}); err != nil {
+		return 0, fmt.Errorf("start exec in %s: %w", cid, errgrpcFromShim(err))
 	}
+	if eio.Stdin != nil {
+		go func() {
+			io.Copy(pipes.Stdin, eio.Stdin)
+			pipes.Stdin.Close()
+			s.Task.CloseIO(bg, &taskapi.CloseIORequest{ID: cid, ExecID: execID, Stdin: true})
+		}()
+	}
+	go forwardResizes(bg, s, cid, execID, eio.Resize)
 	wctx, cancel := ctx, context.CancelFunc(func() {})
 	if timeout > 0 {
 		wctx, cancel = context.WithTimeout(ctx, timeout)
 	}
 	defer cancel()
 	done := make(chan exitStatus, 1)
-	go func() { done <- waitTask(bg, s, rec.Id, execID) }()
+	go func() { done <- waitTask(bg, s, cid, execID) }()
 	var st exitStatus
 	select {
 	case st = <-done:
 	case <-wctx.Done():
-		s.Task.Kill(bg, &taskapi.KillRequest{ID: rec.Id, ExecID: execID, Signal: 9})
+		s.Task.Kill(bg, &taskapi.KillRequest{ID: cid, ExecID: execID, Signal: 9})
 		<-done
 		if ctx.Err() != nil {
-			return nil, ctx.Err()
+			return 0, ctx.Err()
 		}
-		return nil, fmt.Errorf("command %q in container %s timed out after %s: %w", cmd, rec.Id, timeout, context.DeadlineExceeded)
+		return 0, fmt.Errorf("command %q in container %s timed out after %s: %w", cmd, cid, timeout, context.DeadlineExceeded)
 	}
 	if st.err != nil {
-		return nil, fmt.Errorf("wait for exec in %s: %w", rec.Id, errgrpcFromShim(st.err))
+		return 0, fmt.Errorf("wait for exec in %s: %w", cid, errgrpcFromShim(st.err))
 	}
 	drained := make(chan struct{})
 	go func() { wg.Wait(); close(drained) }()
@@ -107,7 +136,63 @@ func (r *Runtime) ExecSync(ctx context.Context, id string, cmd []string, timeout
 	case <-drained:
 	case <-time.After(2 * time.Second):
 	}
-	return &ExecResult{Stdout: stdout.Bytes(), Stderr: stderr.Bytes(), ExitCode: st.code}, nil
+	return st.code, nil
+}
+
+// runningContainer returns a running container and its pod's shim.
+func (r *Runtime) runningContainer(id string) (*container, *shim.Shim, error) {
+	c, err := r.lookupContainer(id)
+	if err != nil {
+		return nil, nil, err
+	}
+	s := r.podShim(c.podID)
+	if c.snapshot().State != records.ContainerState_CONTAINER_RUNNING || s == nil {
+		return nil, nil, fmt.Errorf("container %s is not running: %w", c.rec.Id, errdefs.ErrFailedPrecondition)
+	}
+	return c, s, nil
+}
+
+// forwardResizes passes TTY size changes to the process until sizes closes.
+func forwardResizes(ctx context.Context, s *shim.Shim, id, execID string, sizes <-chan TerminalSize) {
+	if sizes == nil {
+		return
+	}
+	for sz := range sizes {
+		s.Task.ResizePty(ctx, &taskapi.ResizePtyRequest{ID: id, ExecID: execID, Width: uint32(sz.Width), Height: uint32(sz.Height)})
+	}
+}
+
+// Attach connects a client to a running container's stdin and output until
+// ctx ends or the container exits.
+func (r *Runtime) Attach(ctx context.Context, id string, eio ExecIO) error {
+	c, s, err := r.runningContainer(id)
+	if err != nil {
+		return err
+	}
+	c.mu.Lock()
+	logger, exited := c.logger, c.exited
+	c.mu.Unlock()
+	if logger == nil {
+		return fmt.Errorf("container %s output is not connected: %w", c.rec.Id, errdefs.ErrFailedPrecondition)
+	}
+	detach := logger.Attach(eio.Stdout, eio.Stderr)
+	defer detach()
+	if eio.Stdin != nil && logger.Stdin() != nil {
+		go func() {
+			io.Copy(logger.Stdin(), eio.Stdin)
+			if c.cfg.GetStdinOnce() {
+				logger.Stdin().Close()
+				s.Task.CloseIO(context.WithoutCancel(ctx), &taskapi.CloseIORequest{ID: c.rec.Id, Stdin: true})
+			}
+		}()
+	}
+	go forwardResizes(context.WithoutCancel(ctx), s, c.rec.Id, "", eio.Resize)
+	select {
+	case <-ctx.Done():
+	case <-exited:
+		logger.Wait()
+	}
+	return nil
 }
 
 // cappedBuffer keeps the first maxExecOutput bytes written to it.
@@ -133,4 +218,10 @@ func (b *cappedBuffer) Bytes() []byte {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return append([]byte(nil), b.buf.Bytes()...)
+}
+
+// CheckRunning says whether a container exists and runs.
+func (r *Runtime) CheckRunning(id string) error {
+	_, _, err := r.runningContainer(id)
+	return err
 }

@@ -35,6 +35,7 @@ type Runtime struct {
 	net      network.Manager
 	handlers map[string]handler
 	events   *eventHub
+	stats    *statsCache
 
 	// closing is set when the daemon shuts down: the shim connections it
 	// closes then must not read as dead shims.
@@ -96,6 +97,7 @@ func New(ctx context.Context, cfg *config.Config) (_ *Runtime, retErr error) {
 		net:      network.New(cfg.CNI.ConfDir, cfg.CNI.BinDirs, filepath.Join(cfg.State, "netns")),
 		handlers: handlers,
 		events:   newEventHub(),
+		stats:    newStatsCache(),
 		pods:     map[string]*pod{},
 		ctrs:     map[string]*container{},
 		names:    map[string]string{},

@@ -31,7 +31,8 @@ type Server struct {
 // answer codes.Unimplemented naming the RPC (from the embedded type).
 type RuntimeService struct {
 	runtimeapi.UnimplementedRuntimeServiceServer
-	rt *runtime.Runtime
+	rt        *runtime.Runtime
+	streaming *Streaming
 }
 
 // ImageService implements CRI's ImageService.
@@ -40,22 +41,23 @@ type ImageService struct {
 	rt *runtime.Runtime
 }
 
-// New builds a server over rt with both CRI services registered.
-func New(rt *runtime.Runtime) *Server {
+// New builds a server over rt with both CRI services registered; st
+// serves their streaming sessions.
+func New(rt *runtime.Runtime, st *Streaming) *Server {
 	g := grpc.NewServer(
 		grpc.MaxRecvMsgSize(maxMsgSize),
 		grpc.MaxSendMsgSize(maxMsgSize),
 		grpc.ChainUnaryInterceptor(unaryRecover, unaryLog),
 		grpc.ChainStreamInterceptor(streamRecover),
 	)
-	Register(g, rt)
+	Register(g, rt, st)
 	return &Server{rt: rt, grpc: g}
 }
 
 // Register registers the CRI services on g. It is how wincri's CRI service
 // plugs into a gRPC server it does not own.
-func Register(g *grpc.Server, rt *runtime.Runtime) {
-	runtimeapi.RegisterRuntimeServiceServer(g, &RuntimeService{rt: rt})
+func Register(g *grpc.Server, rt *runtime.Runtime, st *Streaming) {
+	runtimeapi.RegisterRuntimeServiceServer(g, &RuntimeService{rt: rt, streaming: st})
 	runtimeapi.RegisterImageServiceServer(g, &ImageService{rt: rt})
 }
 

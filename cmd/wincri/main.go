@@ -122,7 +122,13 @@ func serve(cfg *config.Config) error {
 	if err != nil {
 		return err
 	}
-	srv := server.New(rt)
+	st, err := server.StartStreaming(rt, cfg.Streaming.Address)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	log.G(ctx).WithField("address", st.Addr()).Debug("streaming server listening")
+	srv := server.New(rt, st)
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
 	errc := make(chan error, 1)

@@ -22,20 +22,29 @@ type Pipes struct {
 
 // Close closes every end.
 func (p *Pipes) Close() {
-	for _, c := range []io.Closer{p.Stdin, p.Stdout, p.Stderr} {
-		if c != nil && c != (io.Closer)(nil) {
-			c.Close()
-		}
+	if p.Stdin != nil {
+		p.Stdin.Close()
+	}
+	if p.Stdout != nil {
+		p.Stdout.Close()
+	}
+	if p.Stderr != nil {
+		p.Stderr.Close()
 	}
 }
 
 // Logger copies a container's output into its CRI log until the process's
-// streams close.
+// streams close, and to attached clients while they are attached.
 type Logger struct {
 	Log   *LogFile
 	pipes *Pipes
 	wg    sync.WaitGroup
+
+	mu       sync.Mutex
+	attached map[*attachment]struct{}
 }
+
+type attachment struct{ stdout, stderr io.Writer }
 
 // StartLogger opens the stream ends for s and copies output into log.
 func StartLogger(ctx context.Context, s Streams, log *LogFile) (*Logger, error) {
@@ -43,7 +52,7 @@ func StartLogger(ctx context.Context, s Streams, log *LogFile) (*Logger, error) 
 	if err != nil {
 		return nil, err
 	}
-	l := &Logger{Log: log, pipes: p}
+	l := &Logger{Log: log, pipes: p, attached: map[*attachment]struct{}{}}
 	for stream, r := range map[string]io.ReadCloser{"stdout": p.Stdout, "stderr": p.Stderr} {
 		if r == nil {
 			continue
@@ -51,10 +60,50 @@ func StartLogger(ctx context.Context, s Streams, log *LogFile) (*Logger, error) 
 		l.wg.Add(1)
 		go func() {
 			defer l.wg.Done()
-			log.Copy(stream, r)
+			log.Copy(stream, &teeReader{r: r, l: l, stderr: stream == "stderr"})
 		}()
 	}
 	return l, nil
+}
+
+// Attach sends the container's output, as it comes, to stdout and stderr
+// (nil to skip one) until detach is called.
+func (l *Logger) Attach(stdout, stderr io.Writer) (detach func()) {
+	a := &attachment{stdout: stdout, stderr: stderr}
+	l.mu.Lock()
+	l.attached[a] = struct{}{}
+	l.mu.Unlock()
+	return func() {
+		l.mu.Lock()
+		delete(l.attached, a)
+		l.mu.Unlock()
+	}
+}
+
+// teeReader hands each chunk read to the attached clients before the log
+// splits it into lines.
+type teeReader struct {
+	r      io.Reader
+	l      *Logger
+	stderr bool
+}
+
+func (t *teeReader) Read(p []byte) (int, error) {
+	n, err := t.r.Read(p)
+	if n > 0 {
+		t.l.mu.Lock()
+		for a := range t.l.attached {
+			w := a.stdout
+			if t.stderr {
+				w = a.stderr
+			}
+			if w != nil {
+				w.Write(p[:n])
+			}
+		}
+		t.l.mu.Unlock()
+	}
+	return n, err
 }
 
 // Stdin is the write end of the container's stdin, or nil.

@@ -89,19 +89,13 @@ func (l *LogFile) writeEntry(stream string, partial bool, line []byte) {
 }
 
 // Copy writes every line read from r into the log as stream ("stdout" or
-// "stderr"), and to each extra writer as is, until r ends.
-func (l *LogFile) Copy(stream string, r io.Reader, extra ...io.Writer) error {
+// "stderr") until r ends.
+func (l *LogFile) Copy(stream string, r io.Reader) error {
 	br := bufio.NewReaderSize(r, maxLogLine)
 	for {
 		line, isPrefix, err := br.ReadLine()
 		if len(line) > 0 || (err == nil && !isPrefix) {
 			l.writeEntry(stream, isPrefix, line)
-			for _, w := range extra {
-				w.Write(line)
-				if !isPrefix {
-					w.Write([]byte{'\n'})
-				}
-			}
 		}
 		if err != nil {
 			if errors.Is(err, io.EOF) {

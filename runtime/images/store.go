@@ -153,6 +153,9 @@ func (s *Store) Close() error {
 // runtime to prepare container root filesystems from images.
 func (s *Store) Client() *containerd.Client { return s.client }
 
+// SnapshotRoot is the snapshotter's directory.
+func (s *Store) SnapshotRoot() string { return s.snapRoot }
+
 // Snapshotter is the name of the snapshotter images are unpacked into.
 func (s *Store) Snapshotter() string { return s.snapshotter }
 

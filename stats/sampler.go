@@ -1,0 +1,62 @@
+// Package stats turns what shims report (cgroup metrics on Linux, HCS
+// statistics on Windows) into CRI stats, and derives CPU rates
+// (usageNanoCores) from successive samples.
+package stats
+
+import (
+	"sync"
+	"time"
+)
+
+// CPUSample is a cumulative CPU time reading.
+type CPUSample struct {
+	At    time.Time
+	Usage uint64 // cumulative CPU time, nanoseconds
+}
+
+// Sampler remembers the last CPU reading of each object and turns the next
+// one into a rate. It is safe for concurrent use.
+type Sampler struct {
+	mu   sync.Mutex
+	last map[string]CPUSample
+}
+
+// NewSampler returns an empty sampler.
+func NewSampler() *Sampler { return &Sampler{last: map[string]CPUSample{}} }
+
+// Rate records s for id and returns the CPU rate in nanocores since the
+// previous reading, and false when there is none yet (the first reading,
+// or a reset: the counter went backwards because the object restarted).
+// A reading no newer than the last one returns the last rate unchanged.
+func (p *Sampler) Rate(id string, s CPUSample) (uint64, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	prev, ok := p.last[id]
+	if ok && !s.At.After(prev.At) {
+		return 0, false
+	}
+	p.last[id] = s
+	if !ok || s.Usage < prev.Usage {
+		return 0, false
+	}
+	dt := s.At.Sub(prev.At)
+	return uint64(float64(s.Usage-prev.Usage) / dt.Seconds()), true
+}
+
+// Forget drops what is known of id (it was removed).
+func (p *Sampler) Forget(id string) {
+	p.mu.Lock()
+	delete(p.last, id)
+	p.mu.Unlock()
+}
+
+// Keep drops every id not in live.
+func (p *Sampler) Keep(live map[string]bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for id := range p.last {
+		if !live[id] {
+			delete(p.last, id)
+		}
+	}
+}
