@@ -73,8 +73,7 @@ func (r *Runtime) containerStats(ctx context.Context, c *container) *runtimeapi.
 	if rec.State == records.ContainerState_CONTAINER_CREATED || rec.State == records.ContainerState_CONTAINER_RUNNING {
 		if u := r.taskUsage(ctx, rec.PodId, rec.Id); u.Valid() {
 			cs.Cpu = r.stats.sampler.CPU(rec.Id, u)
-			mem := u.Mem
-			cs.Memory = &mem
+			cs.Memory = u.Mem
 		}
 	}
 	cs.WritableLayer = r.writableLayer(ctx, rec)

@@ -15,7 +15,7 @@ import (
 type Usage struct {
 	At    time.Time
 	CPU   uint64 // cumulative CPU time, ns
-	Mem   runtimeapi.MemoryUsage
+	Mem   *runtimeapi.MemoryUsage
 	Pids  uint64
 	valid bool
 }
@@ -53,12 +53,9 @@ func fromV2(m *v2.Metrics, at time.Time) Usage {
 
 // memoryUsage computes CRI's memory figures the way cAdvisor does: the
 // working set is usage less inactive file cache.
-func memoryUsage(at time.Time, usage, inactiveFile, limit, rss, faults, majFaults uint64) runtimeapi.MemoryUsage {
-	ws := uint64(0)
-	if usage > inactiveFile {
-		ws = usage - inactiveFile
-	}
-	m := runtimeapi.MemoryUsage{
+func memoryUsage(at time.Time, usage, inactiveFile, limit, rss, faults, majFaults uint64) *runtimeapi.MemoryUsage {
+	ws := workingSet(usage, inactiveFile)
+	m := &runtimeapi.MemoryUsage{
 		Timestamp:       at.UnixNano(),
 		WorkingSetBytes: &runtimeapi.UInt64Value{Value: ws},
 		UsageBytes:      &runtimeapi.UInt64Value{Value: usage},
@@ -94,7 +91,7 @@ func (u Usage) Add(o Usage) Usage {
 	if o.At.After(s.At) {
 		s.At = o.At
 	}
-	s.Mem = runtimeapi.MemoryUsage{
+	s.Mem = &runtimeapi.MemoryUsage{
 		Timestamp:       s.At.UnixNano(),
 		WorkingSetBytes: add(u.Mem.WorkingSetBytes, o.Mem.WorkingSetBytes),
 		UsageBytes:      add(u.Mem.UsageBytes, o.Mem.UsageBytes),
