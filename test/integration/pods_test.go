@@ -324,3 +324,36 @@ func (e *podEnv) crashDuring(failpoint string, call func(context.Context) error)
 	e.d.SetEnv()
 	e.d.Start(e.t)
 }
+
+// TestStatsOfABusyContainer checks what HPA reads: CPU with usageNanoCores
+// (from the second sample on) and memory, for a container and its pod.
+func TestStatsOfABusyContainer(t *testing.T) {
+	e := newPodEnv(t)
+	podID, pod := e.runPod("busy")
+	busy := e.create(podID, pod, "spin", "spin")
+	e.start(busy)
+	var cs *runtimeapi.ContainerStats
+	waitFor(t, "a non-zero CPU rate", func() bool {
+		resp, err := e.d.Runtime.ListContainerStats(testutil.Ctx(t), &runtimeapi.ListContainerStatsRequest{Filter: &runtimeapi.ContainerStatsFilter{PodSandboxId: podID}})
+		if err != nil || len(resp.Stats) != 1 {
+			t.Fatalf("ListContainerStats: %v %v", resp, err)
+		}
+		cs = resp.Stats[0]
+		time.Sleep(300 * time.Millisecond)
+		return cs.GetCpu().GetUsageNanoCores().GetValue() > 0
+	})
+	if cs.GetCpu().GetUsageCoreNanoSeconds().GetValue() == 0 || cs.GetMemory().GetWorkingSetBytes().GetValue() == 0 || cs.GetAttributes().GetId() != busy {
+		t.Errorf("container stats: %v", cs)
+	}
+	ps, err := e.d.Runtime.PodSandboxStats(testutil.Ctx(t), &runtimeapi.PodSandboxStatsRequest{PodSandboxId: podID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lin := ps.GetStats().GetLinux()
+	if lin.GetCpu().GetUsageCoreNanoSeconds().GetValue() < cs.GetCpu().GetUsageCoreNanoSeconds().GetValue() ||
+		lin.GetMemory().GetWorkingSetBytes().GetValue() == 0 || len(lin.GetContainers()) != 1 ||
+		lin.GetNetwork().GetDefaultInterface().GetName() != "eth0" || lin.GetProcess().GetProcessCount().GetValue() == 0 {
+		t.Errorf("pod stats: %v", ps)
+	}
+	e.removeAll()
+}

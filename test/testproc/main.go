@@ -7,6 +7,7 @@
 //	testproc echo ARGS...   print ARGS (stdout) and "err" (stderr)
 //	testproc exit N [SECS]  exit with status N, after SECS seconds
 //	testproc tick           print "tick N" every 100ms forever
+//	testproc spin           burn a CPU forever
 //	testproc sleep SECS     sleep
 //	testproc cat FILE       print a file
 package main
@@ -55,6 +56,9 @@ func main() {
 		for i := 0; ; i++ {
 			fmt.Printf("tick %d\n", i)
 			time.Sleep(100 * time.Millisecond)
+		}
+	case "spin":
+		for {
 		}
 	case "sleep":
 		time.Sleep(seconds(args[0]))
