@@ -61,50 +61,38 @@ func newID() string {
 
 // lookupPod finds a pod by id or unique id prefix.
 func (r *Runtime) lookupPod(id string) (*pod, error) {
-	if id == "" {
-		return nil, fmt.Errorf("pod sandbox id must not be empty: %w", errdefs.ErrInvalidArgument)
-	}
 	r.mu.RLock()
 	defer r.mu.RUnlock()
-	if p, ok := r.pods[id]; ok {
-		return p, nil
-	}
-	var found *pod
-	for k, p := range r.pods {
-		if strings.HasPrefix(k, id) {
-			if found != nil {
-				return nil, fmt.Errorf("pod sandbox id prefix %q is ambiguous: %w", id, errdefs.ErrInvalidArgument)
-			}
-			found = p
-		}
-	}
-	if found == nil {
-		return nil, fmt.Errorf("pod sandbox %q: %w", id, errdefs.ErrNotFound)
-	}
-	return found, nil
+	return lookup(r.pods, "pod sandbox", id)
 }
 
 // lookupContainer finds a container by id or unique id prefix.
 func (r *Runtime) lookupContainer(id string) (*container, error) {
-	if id == "" {
-		return nil, fmt.Errorf("container id must not be empty: %w", errdefs.ErrInvalidArgument)
-	}
 	r.mu.RLock()
 	defer r.mu.RUnlock()
-	if c, ok := r.ctrs[id]; ok {
-		return c, nil
+	return lookup(r.ctrs, "container", id)
+}
+
+// lookup finds an object by id or unique id prefix, as crictl users type
+// them; the caller holds r.mu.
+func lookup[T any](m map[string]*T, kind, id string) (*T, error) {
+	if id == "" {
+		return nil, fmt.Errorf("%s id must not be empty: %w", kind, errdefs.ErrInvalidArgument)
 	}
-	var found *container
-	for k, c := range r.ctrs {
+	if v, ok := m[id]; ok {
+		return v, nil
+	}
+	var found *T
+	for k, v := range m {
 		if strings.HasPrefix(k, id) {
 			if found != nil {
-				return nil, fmt.Errorf("container id prefix %q is ambiguous: %w", id, errdefs.ErrInvalidArgument)
+				return nil, fmt.Errorf("%s id prefix %q is ambiguous: %w", kind, id, errdefs.ErrInvalidArgument)
 			}
-			found = c
+			found = v
 		}
 	}
 	if found == nil {
-		return nil, fmt.Errorf("container %q: %w", id, errdefs.ErrNotFound)
+		return nil, fmt.Errorf("%s %q: %w", kind, id, errdefs.ErrNotFound)
 	}
 	return found, nil
 }

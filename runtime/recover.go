@@ -33,7 +33,8 @@ func (r *Runtime) recover(ctx context.Context) error {
 		if rec.State == records.PodState_POD_CREATING {
 			log.G(ctx).WithField("pod", rec.Id).Info("undoing pod sandbox a crash interrupted")
 			if err := r.teardownPod(ctx, p); err != nil {
-				return fmt.Errorf("pod %s: undo interrupted creation: %w", rec.Id, err)
+				log.G(ctx).WithError(err).WithField("pod", rec.Id).Warn("could not undo; will retry at the next start")
+				continue
 			}
 			if err := r.store.DeletePod(rec.Id); err != nil {
 				return err
@@ -89,11 +90,11 @@ func (r *Runtime) recoverContainer(ctx context.Context, rec *records.Container) 
 	var s = r.podShimOf(p)
 	if p == nil || rec.State == records.ContainerState_CONTAINER_CREATING {
 		log.G(ctx).WithField("container", rec.Id).Info("removing container a crash left half-created or without a pod")
-		if s != nil {
-			logErr(ctx, deleteTask(ctx, s, rec.Id), "delete task", "container", rec.Id)
-		}
-		if err := r.removeBundle(ctx, rec.Id); err != nil {
-			return fmt.Errorf("container %s: %w", rec.Id, err)
+		if err := r.discardContainer(ctx, c, s); err != nil {
+			// Keep the record: the next start tries again. One object must
+			// not keep the daemon from starting.
+			log.G(ctx).WithError(err).WithField("container", rec.Id).Warn("could not remove; will retry at the next start")
+			return nil
 		}
 		return r.store.DeleteContainer(rec.Id)
 	}
@@ -192,4 +193,22 @@ func exitedWhileDown(ctx context.Context, s *shim.Shim, id string) (exitStatus, 
 		return exitStatus{}, false
 	}
 	return exitStatus{code: int32(resp.ExitStatus), at: resp.ExitedAt.AsTime()}, true
+}
+
+// discardContainer kills and deletes a container's task, draining its
+// output meanwhile (a shim blocks on output nobody reads), and removes its
+// bundle and snapshot.
+func (r *Runtime) discardContainer(ctx context.Context, c *container, s *shim.Shim) error {
+	if s != nil {
+		if streams, err := cio.NewStreams(r.ioDir(c.rec.Id), c.rec.Id, c.cfg.GetStdin(), c.cfg.GetTty()); err == nil {
+			if l, err := cio.StartLogger(ctx, streams, &cio.LogFile{}); err == nil {
+				defer l.Close()
+			}
+		}
+		logErr(ctx, killTask(ctx, s, c.rec.Id, 9, true), "kill task", "container", c.rec.Id)
+		if err := deleteTask(ctx, s, c.rec.Id); err != nil {
+			return err
+		}
+	}
+	return r.removeBundle(ctx, c.rec.Id)
 }

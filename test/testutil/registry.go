@@ -140,15 +140,27 @@ func (r *Registry) remoteOpts() []remote.Option {
 // hold the given files, one layer per map, run as user.
 func Image(t testing.TB, user string, layers ...map[string][]byte) v1.Image {
 	t.Helper()
-	img := empty.Image
+	var ls []v1.Layer
 	for _, files := range layers {
 		l, err := crane.Layer(files)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if img, err = mutate.AppendLayers(img, l); err != nil {
-			t.Fatal(err)
-		}
+		ls = append(ls, l)
+	}
+	return linuxImage(t, ls, func(c *v1.Config) {
+		c.User = user
+		c.Cmd = []string{"/bin/true"}
+	})
+}
+
+// linuxImage stacks layers into a linux image for this machine's
+// architecture, its config set by configure.
+func linuxImage(t testing.TB, layers []v1.Layer, configure func(*v1.Config)) v1.Image {
+	t.Helper()
+	img, err := mutate.AppendLayers(empty.Image, layers...)
+	if err != nil {
+		t.Fatal(err)
 	}
 	cf, err := img.ConfigFile()
 	if err != nil {
@@ -156,8 +168,7 @@ func Image(t testing.TB, user string, layers ...map[string][]byte) v1.Image {
 	}
 	cf = cf.DeepCopy()
 	cf.OS, cf.Architecture = "linux", runtime.GOARCH
-	cf.Config.User = user
-	cf.Config.Cmd = []string{"/bin/true"}
+	configure(&cf.Config)
 	if img, err = mutate.ConfigFile(img, cf); err != nil {
 		t.Fatal(err)
 	}
