@@ -148,3 +148,34 @@ func matchLabels(selector, labels map[string]string) bool {
 	}
 	return true
 }
+
+// Counts are the pods and containers by state, and the shims connected.
+type Counts struct {
+	Pods, Containers map[string]int
+	Shims            int
+}
+
+// Counts counts what the runtime holds (for the metrics endpoint).
+func (r *Runtime) Counts() Counts {
+	c := Counts{Pods: map[string]int{}, Containers: map[string]int{}}
+	r.mu.RLock()
+	pods := make([]*pod, 0, len(r.pods))
+	for _, p := range r.pods {
+		pods = append(pods, p)
+	}
+	ctrs := make([]*container, 0, len(r.ctrs))
+	for _, ct := range r.ctrs {
+		ctrs = append(ctrs, ct)
+	}
+	r.mu.RUnlock()
+	for _, p := range pods {
+		c.Pods[podState(p.snapshot().State).String()]++
+		if p.shim.Load() != nil {
+			c.Shims++
+		}
+	}
+	for _, ct := range ctrs {
+		c.Containers[containerState(ct.snapshot().State).String()]++
+	}
+	return c
+}

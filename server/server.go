@@ -42,12 +42,16 @@ type ImageService struct {
 }
 
 // New builds a server over rt with both CRI services registered; st
-// serves their streaming sessions.
-func New(rt *runtime.Runtime, st *Streaming) *Server {
+// serves their streaming sessions, m (optional) records call metrics.
+func New(rt *runtime.Runtime, st *Streaming, m *Metrics) *Server {
+	unary := []grpc.UnaryServerInterceptor{unaryRecover, unaryLog}
+	if m != nil {
+		unary = append(unary, m.interceptor)
+	}
 	g := grpc.NewServer(
 		grpc.MaxRecvMsgSize(maxMsgSize),
 		grpc.MaxSendMsgSize(maxMsgSize),
-		grpc.ChainUnaryInterceptor(unaryRecover, unaryLog),
+		grpc.ChainUnaryInterceptor(unary...),
 		grpc.ChainStreamInterceptor(streamRecover),
 	)
 	Register(g, rt, st)

@@ -128,7 +128,16 @@ func serve(cfg *config.Config) error {
 	}
 	defer st.Close()
 	log.G(ctx).WithField("address", st.Addr()).Debug("streaming server listening")
-	srv := server.New(rt, st)
+	var metrics *server.Metrics
+	if cfg.Metrics.Address != "" {
+		metrics = server.NewMetrics(rt)
+		if err := metrics.Serve(cfg.Metrics.Address, cfg.Metrics.Pprof); err != nil {
+			return err
+		}
+		defer metrics.Close()
+		log.G(ctx).WithField("address", metrics.Addr()).Info("metrics endpoint listening")
+	}
+	srv := server.New(rt, st, metrics)
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
 	errc := make(chan error, 1)

@@ -81,6 +81,8 @@ type Streaming struct {
 type Metrics struct {
 	// Address is host:port; empty disables the endpoint.
 	Address string `toml:"address"`
+	// Pprof also serves Go's /debug/pprof/ there.
+	Pprof bool `toml:"pprof"`
 }
 
 // Duration is a time.Duration written as a Go duration string in TOML.
@@ -257,6 +259,8 @@ default_runtime = {{q .DefaultRuntime}}
 [metrics]
   # host:port of the Prometheus /metrics endpoint; empty turns it off.
   address = {{q .Metrics.Address}}
+  # Also serve Go's profiler at /debug/pprof/ on that address.
+  pprof = {{.Metrics.Pprof}}
 
 # Runtime handlers: [runtimes.NAME] is the RuntimeClass handler NAME.
 #   shim     runtime-v2 shim binary (name in PATH or a path)

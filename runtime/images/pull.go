@@ -92,6 +92,9 @@ func (s *Store) pull(ctx context.Context, named reference.Named, auth *Auth) (st
 		}
 		return s.record(ctx, img, named)
 	})
+	if hook := s.onPull.Load(); hook != nil {
+		(*hook)(progress.bytes.Load(), time.Since(start), err)
+	}
 	if err != nil {
 		if cause := context.Cause(ctx); cause != nil && ctx.Err() != nil && !errors.Is(cause, context.Canceled) {
 			err = cause
@@ -244,3 +247,7 @@ func (b *countingBody) Close() error {
 	}
 	return b.ReadCloser.Close()
 }
+
+// OnPull sets a function told of every pull's bytes, duration and outcome
+// (for metrics).
+func (s *Store) OnPull(fn func(bytes int64, d time.Duration, err error)) { s.onPull.Store(&fn) }

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	containerd "github.com/containerd/containerd/v2/client"
@@ -62,6 +63,7 @@ type Store struct {
 	snapRoot    string
 	platform    platforms.MatchComparer
 	pulls       flights
+	onPull      atomic.Pointer[func(bytes int64, d time.Duration, err error)]
 
 	mu    sync.RWMutex
 	byID  map[string]*Image // image id (config digest) -> image

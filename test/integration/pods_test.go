@@ -31,6 +31,11 @@ type podEnv struct {
 }
 
 func newPodEnv(t *testing.T, env ...string) *podEnv {
+	return newPodEnvWith(t, "", env...)
+}
+
+// newPodEnvWith is newPodEnv with extra config tables.
+func newPodEnvWith(t *testing.T, extra string, env ...string) *podEnv {
 	t.Helper()
 	if _, err := exec.LookPath("containerd-shim-runc-v2"); err != nil {
 		t.Fatalf("containerd-shim-runc-v2 not in PATH (make deps installs it): %v", err)
@@ -43,6 +48,7 @@ func newPodEnv(t *testing.T, env ...string) *podEnv {
 		CNI:          testutil.BridgeCNI(testBridge, "10.91.0.0/16"),
 		SandboxImage: pauseImage,
 		Env:          env,
+		Extra:        extra,
 	})
 	d.Start(t)
 	e := &podEnv{t: t, d: d}

@@ -60,6 +60,8 @@ type Options struct {
 	SandboxImage string
 	// Env is added to the daemon's environment (e.g. WINCRI_FAILPOINTS=...).
 	Env []string
+	// Extra is appended to config.toml (whole tables, e.g. "[metrics]\n...").
+	Extra string
 }
 
 // NewDaemon prepares a daemon in a fresh directory.
@@ -83,7 +85,7 @@ func NewDaemon(t testing.TB, bin string, o Options) *Daemon {
 	}
 	files["config.toml"] = fmt.Sprintf("root = %q\nstate = %q\nlisten = %q\nlog_level = \"debug\"\n%s[registry]\nconfig_path = %q\n[cni]\nconf_dir = %q\nbin_dirs = [\"/usr/lib/cni\", \"/opt/cni/bin\"]\n",
 		filepath.Join(dir, "root"), filepath.Join(dir, "s"), "unix://"+d.Socket, sandbox,
-		filepath.Join(dir, "certs.d"), filepath.Join(dir, "cni"))
+		filepath.Join(dir, "certs.d"), filepath.Join(dir, "cni")) + o.Extra
 	for name, body := range files {
 		p := filepath.Join(dir, name)
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
