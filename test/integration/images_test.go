@@ -20,7 +20,7 @@ import (
 	"github.com/wincri/wincri/test/testutil"
 )
 
-func pull(t *testing.T, d *testutil.Daemon, ref string) string {
+func pull(t testing.TB, d *testutil.Daemon, ref string) string {
 	t.Helper()
 	resp, err := d.Images.PullImage(testutil.Ctx(t), &runtimeapi.PullImageRequest{Image: &runtimeapi.ImageSpec{Image: ref}})
 	if err != nil {
@@ -375,7 +375,7 @@ func TestPullWithAuth(t *testing.T) {
 	}
 }
 
-func waitFor(t *testing.T, what string, cond func() bool) {
+func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for !cond() {

@@ -26,16 +26,16 @@ const (
 
 // podEnv is a daemon with CNI, a pause image and a workload image.
 type podEnv struct {
-	t *testing.T
+	t testing.TB
 	d *testutil.Daemon
 }
 
-func newPodEnv(t *testing.T, env ...string) *podEnv {
+func newPodEnv(t testing.TB, env ...string) *podEnv {
 	return newPodEnvWith(t, "", env...)
 }
 
 // newPodEnvWith is newPodEnv with extra config tables.
-func newPodEnvWith(t *testing.T, extra string, env ...string) *podEnv {
+func newPodEnvWith(t testing.TB, extra string, env ...string) *podEnv {
 	t.Helper()
 	if _, err := exec.LookPath("containerd-shim-runc-v2"); err != nil {
 		t.Fatalf("containerd-shim-runc-v2 not in PATH (make deps installs it): %v", err)
