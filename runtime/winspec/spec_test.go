@@ -318,16 +318,22 @@ func TestGoldenSpecs(t *testing.T) {
 			s.Process.Args, s.Process.CommandLine = nil, `cmd /S /C app.exe --port 80 "a b" q\"x`
 		}),
 	}, {
-		name:      "HostProcess container in a pod that is not",
-		in:        Input{Pod: pod(nil), Container: container(func(c *runtimeapi.ContainerConfig) { c.Windows = &runtimeapi.WindowsContainerConfig{SecurityContext: &runtimeapi.WindowsContainerSecurityContext{HostProcess: true}} }), Image: iisConfig()},
+		name: "HostProcess container in a pod that is not",
+		in: Input{Pod: pod(nil), Container: container(func(c *runtimeapi.ContainerConfig) {
+			c.Windows = &runtimeapi.WindowsContainerConfig{SecurityContext: &runtimeapi.WindowsContainerSecurityContext{HostProcess: true}}
+		}), Image: iisConfig()},
 		wantError: "HostProcess",
 	}, {
-		name:      "C: drive as a mount destination",
-		in:        Input{Pod: pod(nil), Container: container(func(c *runtimeapi.ContainerConfig) { c.Mounts = []*runtimeapi.Mount{{HostPath: `C:\data`, ContainerPath: `c:`}} }), Image: iisConfig(), Host: &fakeHost{}},
+		name: "C: drive as a mount destination",
+		in: Input{Pod: pod(nil), Container: container(func(c *runtimeapi.ContainerConfig) {
+			c.Mounts = []*runtimeapi.Mount{{HostPath: `C:\data`, ContainerPath: `c:`}}
+		}), Image: iisConfig(), Host: &fakeHost{}},
 		wantError: "C: drive",
 	}, {
-		name:      "device with a container path",
-		in:        Input{Pod: pod(nil), Container: container(func(c *runtimeapi.ContainerConfig) { c.Devices = []*runtimeapi.Device{{HostPath: "class/x", ContainerPath: `C:\dev`}} }), Image: iisConfig()},
+		name: "device with a container path",
+		in: Input{Pod: pod(nil), Container: container(func(c *runtimeapi.ContainerConfig) {
+			c.Devices = []*runtimeapi.Device{{HostPath: "class/x", ContainerPath: `C:\dev`}}
+		}), Image: iisConfig()},
 		wantError: "no container path",
 	}} {
 		t.Run(tc.name, func(t *testing.T) {
