@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	runhcsoptions "github.com/Microsoft/hcsshim/cmd/containerd-shim-runhcs-v1/options"
 	runcoptions "github.com/containerd/containerd/api/types/runc/options"
 	"github.com/containerd/errdefs"
 	"github.com/pelletier/go-toml/v2"
@@ -51,7 +52,7 @@ func optionsFor(shim string) proto.Message {
 	case strings.Contains(shim, "runc"):
 		return &runcoptions.Options{}
 	case strings.Contains(shim, "runhcs"):
-		return runhcsOptions()
+		return &runhcsoptions.Options{}
 	}
 	return nil
 }

@@ -3,11 +3,8 @@ package runtime
 import (
 	"context"
 	"strings"
-	"time"
 
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
-
-	"github.com/wincri/wincri/stats"
 )
 
 // PodSandboxStats reports a pod's usage: its containers', their sum, and
@@ -18,34 +15,6 @@ func (r *Runtime) PodSandboxStats(ctx context.Context, id string) (*runtimeapi.P
 		return nil, err
 	}
 	return r.podStats(ctx, p), nil
-}
-
-func (r *Runtime) podStats(ctx context.Context, p *pod) *runtimeapi.PodSandboxStats {
-	rec := p.snapshot()
-	ps := &runtimeapi.PodSandboxStats{Attributes: &runtimeapi.PodSandboxAttributes{
-		Id: rec.Id, Metadata: p.cfg.GetMetadata(), Labels: p.cfg.GetLabels(), Annotations: p.cfg.GetAnnotations(),
-	}}
-	ctrs := r.podContainers(rec.Id)
-	cstats := make([]*runtimeapi.ContainerStats, len(ctrs))
-	parallel(len(ctrs), func(i int) { cstats[i] = r.containerStats(ctx, ctrs[i]) })
-	// The pod's total includes the pause process.
-	total := r.taskUsage(ctx, rec.Id, rec.Id)
-	if !total.Valid() {
-		total = stats.Usage{At: time.Now()}
-	}
-	for _, c := range ctrs {
-		if u := r.taskUsage(ctx, rec.Id, c.rec.Id); u.Valid() {
-			total = total.Add(u)
-		}
-	}
-	ps.Linux = &runtimeapi.LinuxPodSandboxStats{
-		Cpu:        r.stats.sampler.CPU("pod:"+rec.Id, total),
-		Memory:     total.Mem,
-		Process:    &runtimeapi.ProcessUsage{Timestamp: total.At.UnixNano(), ProcessCount: &runtimeapi.UInt64Value{Value: total.Pids}},
-		Containers: cstats,
-		Network:    podNetwork(rec.Pid, rec.NetnsPath != ""),
-	}
-	return ps
 }
 
 // ListPodSandboxStats reports the pods matching the filter.

@@ -5,15 +5,22 @@ import (
 	"time"
 
 	taskapi "github.com/containerd/containerd/api/runtime/task/v3"
-	"github.com/containerd/errdefs"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/wincri/wincri/stats"
 )
 
-// decodeShimStats for the runhcs shim's statistics comes with the Windows work.
-func decodeShimStats(*taskapi.StatsResponse, time.Time) (stats.Usage, error) {
-	return stats.Usage{}, fmt.Errorf("windows stats: %w", errdefs.ErrNotImplemented)
+// decodeShimStats reads the runhcs shim's statistics into the shared shape:
+// CPU time, working set (and commit as usage).
+func decodeShimStats(resp *taskapi.StatsResponse, at time.Time) (stats.Usage, error) {
+	c, _, err := stats.FromRunhcsStats(resp.GetStats(), at)
+	if err != nil {
+		return stats.Usage{}, err
+	}
+	if c == nil {
+		return stats.Usage{}, fmt.Errorf("runhcs stats without a Windows container reading")
+	}
+	return stats.WindowsToUsage(c), nil
 }
 
 func podNetwork(uint32, bool) *runtimeapi.NetworkUsage { return nil }

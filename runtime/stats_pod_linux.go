@@ -1,0 +1,40 @@
+package runtime
+
+import (
+	"context"
+	"time"
+
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"github.com/wincri/wincri/stats"
+)
+
+// podStats sums the pod's containers and pause process, and reads its
+// network from the pod's namespace.
+func (r *Runtime) podStats(ctx context.Context, p *pod) *runtimeapi.PodSandboxStats {
+	rec := p.snapshot()
+	ps := &runtimeapi.PodSandboxStats{Attributes: &runtimeapi.PodSandboxAttributes{
+		Id: rec.Id, Metadata: p.cfg.GetMetadata(), Labels: p.cfg.GetLabels(), Annotations: p.cfg.GetAnnotations(),
+	}}
+	ctrs := r.podContainers(rec.Id)
+	cstats := make([]*runtimeapi.ContainerStats, len(ctrs))
+	parallel(len(ctrs), func(i int) { cstats[i] = r.containerStats(ctx, ctrs[i]) })
+	// The pod's total includes the pause process.
+	total := r.taskUsage(ctx, rec.Id, rec.Id)
+	if !total.Valid() {
+		total = stats.Usage{At: time.Now()}
+	}
+	for _, c := range ctrs {
+		if u := r.taskUsage(ctx, rec.Id, c.rec.Id); u.Valid() {
+			total = total.Add(u)
+		}
+	}
+	ps.Linux = &runtimeapi.LinuxPodSandboxStats{
+		Cpu:        r.stats.sampler.CPU("pod:"+rec.Id, total),
+		Memory:     total.Mem,
+		Process:    &runtimeapi.ProcessUsage{Timestamp: total.At.UnixNano(), ProcessCount: &runtimeapi.UInt64Value{Value: total.Pids}},
+		Containers: cstats,
+		Network:    podNetwork(rec.Pid, rec.NetnsPath != ""),
+	}
+	return ps
+}

@@ -1,0 +1,32 @@
+package runtime
+
+import (
+	"context"
+	"time"
+
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"github.com/wincri/wincri/stats"
+)
+
+// podStats reports a Windows pod: its containers' readings and their sum.
+// HCN endpoint counters come with the HCN network manager.
+func (r *Runtime) podStats(ctx context.Context, p *pod) *runtimeapi.PodSandboxStats {
+	rec := p.snapshot()
+	pod := stats.WindowsPod{ID: rec.Id, At: time.Now(), Attributes: &runtimeapi.PodSandboxAttributes{
+		Id: rec.Id, Metadata: p.cfg.GetMetadata(), Labels: p.cfg.GetLabels(), Annotations: p.cfg.GetAnnotations(),
+	}}
+	for _, c := range r.podContainers(rec.Id) {
+		crec := c.snapshot()
+		u := r.taskUsage(ctx, rec.Id, crec.Id)
+		if !u.Valid() {
+			continue
+		}
+		wu := &stats.WindowsUsage{At: u.At, CPU: u.CPU, WorkingSet: u.Mem.GetWorkingSetBytes().GetValue(), Commit: u.Mem.GetUsageBytes().GetValue()}
+		attrs := &runtimeapi.ContainerAttributes{Id: crec.Id, Metadata: c.cfg.GetMetadata(), Labels: c.cfg.GetLabels(), Annotations: c.cfg.GetAnnotations()}
+		limit := uint64(c.cfg.GetWindows().GetResources().GetMemoryLimitInBytes())
+		pod.Containers = append(pod.Containers, r.stats.sampler.WindowsContainerStats(crec.Id, attrs, wu, limit))
+		pod.Processes += u.Pids
+	}
+	return r.stats.sampler.WindowsPodStats(pod)
+}
