@@ -6,11 +6,12 @@ import (
 
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
+	"github.com/wincri/wincri/network"
 	"github.com/wincri/wincri/stats"
 )
 
-// podStats reports a Windows pod: its containers' readings and their sum.
-// HCN endpoint counters come with the HCN network manager.
+// podStats reports a Windows pod: its containers' readings, their sum, and
+// the counters of its HCN endpoints.
 func (r *Runtime) podStats(ctx context.Context, p *pod) *runtimeapi.PodSandboxStats {
 	rec := p.snapshot()
 	pod := stats.WindowsPod{ID: rec.Id, At: time.Now(), Attributes: &runtimeapi.PodSandboxAttributes{
@@ -27,6 +28,16 @@ func (r *Runtime) podStats(ctx context.Context, p *pod) *runtimeapi.PodSandboxSt
 		limit := uint64(c.cfg.GetWindows().GetResources().GetMemoryLimitInBytes())
 		pod.Containers = append(pod.Containers, r.stats.sampler.WindowsContainerStats(crec.Id, attrs, wu, limit))
 		pod.Processes += u.Pids
+	}
+	if ns, ok := r.net.(interface {
+		Stats(string) ([]network.EndpointStats, error)
+	}); ok {
+		eps, err := ns.Stats(rec.NetnsPath)
+		logErr(ctx, err, "HCN endpoint stats", "pod", rec.Id)
+		for _, e := range eps {
+			pod.Endpoints = append(pod.Endpoints, stats.EndpointStats{Name: e.ID, BytesReceived: e.BytesReceived, BytesSent: e.BytesSent,
+				DroppedPacketsIncoming: e.DroppedPacketsIncoming, DroppedPacketsOutgoing: e.DroppedPacketsOutgoing})
+		}
 	}
 	return r.stats.sampler.WindowsPodStats(pod)
 }
