@@ -47,6 +47,19 @@ func run(args []string, stdout, stderr io.Writer) error {
 				return nil
 			}
 			return errors.New("usage: wincri config default")
+		case "doctor":
+			fs := flag.NewFlagSet("wincri doctor", flag.ContinueOnError)
+			fs.SetOutput(stderr)
+			var o options
+			fs.StringVar(&o.config, "config", "", "config file")
+			if err := fs.Parse(args[1:]); err != nil {
+				return err
+			}
+			cfg, err := loadConfig(o)
+			if err != nil {
+				return err
+			}
+			return doctor(cfg, stdout)
 		}
 	}
 	fs := flag.NewFlagSet("wincri", flag.ContinueOnError)
@@ -57,8 +70,9 @@ func run(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&o.root, "root", "", "persistent directory (images, metadata)")
 	fs.StringVar(&o.state, "state", "", "runtime directory (sockets, bundles)")
 	fs.StringVar(&o.logLevel, "log-level", "", "trace, debug, info, warn or error")
+	svc := serviceFlags(fs)
 	fs.Usage = func() {
-		fmt.Fprint(stderr, "usage: wincri [flags]      run the CRI daemon\n       wincri config default   print the default config\n       wincri version\n\nflags:\n")
+		fmt.Fprint(stderr, "usage: wincri [flags]      run the CRI daemon\n       wincri config default   print the default config\n       wincri doctor           check what this node needs\n       wincri version\n\nflags:\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -71,11 +85,17 @@ func run(args []string, stdout, stderr io.Writer) error {
 		fs.Usage()
 		return fmt.Errorf("unknown command %q", fs.Arg(0))
 	}
+	if done, err := svc.handle(args); done {
+		return err
+	}
 	cfg, err := loadConfig(o)
 	if err != nil {
 		return err
 	}
-	return serve(cfg)
+	if svc.run {
+		return runService(cfg, svc)
+	}
+	return serve(cfg, nil)
 }
 
 // loadConfig reads the config file (the given one, or the default path when
@@ -110,8 +130,9 @@ func loadConfig(o options) (*config.Config, error) {
 	return cfg, cfg.Validate()
 }
 
-// serve runs the daemon until SIGINT or SIGTERM.
-func serve(cfg *config.Config) error {
+// serve runs the daemon until SIGINT or SIGTERM, or until stop is closed
+// (the Windows service manager's stop).
+func serve(cfg *config.Config, stop <-chan struct{}) error {
 	ctx := context.Background()
 	rt, err := runtime.New(ctx, cfg)
 	if err != nil {
@@ -146,6 +167,10 @@ func serve(cfg *config.Config) error {
 	select {
 	case sig := <-sigs:
 		log.G(ctx).WithField("signal", sig).Info("stopping")
+		srv.Stop(10 * time.Second)
+		return nil
+	case <-stop:
+		log.G(ctx).Info("stopping: service stop requested")
 		srv.Stop(10 * time.Second)
 		return nil
 	case err := <-errc:
