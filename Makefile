@@ -9,7 +9,7 @@ WINE      := $(abspath ../shared/wine)
 SHIM_VERSION := v2.4.2
 RUNC_VERSION := v1.5.2
 
-.PHONY: proto all build test test-unit test-windows lint cross bench deps clean
+.PHONY: proto all build test test-unit test-windows lint cross bench fuzz deps clean
 
 all: build
 
@@ -45,6 +45,10 @@ cross:
 # WINCRI_BENCH_PODS running pods, default 100).
 bench: deps
 	$(GO) test -count=1 -run '^$$' -bench . -benchtime 50x -timeout 30m ./...
+
+# Every fuzz target for FUZZTIME (default 30s) each.
+fuzz:
+	hack/fuzz.sh
 
 clean:
 	rm -rf $(BIN)
