@@ -41,9 +41,11 @@ cross:
 	GOOS=windows $(GO) build ./...
 	GOOS=windows $(GO) vet ./...
 
-# Benchmarks, never part of `make test`: go benchmarks (stats over
-# WINCRI_BENCH_PODS running pods, default 100).
+# Benchmarks, never part of `make test`: wincri against the reference
+# containerd on the harness (hack/bench.sh), then the go benchmarks
+# (ListPodSandboxStats over WINCRI_BENCH_PODS running pods, default 100).
 bench: deps
+	hack/bench.sh
 	$(GO) test -count=1 -run '^$$' -bench . -benchtime 50x -timeout 30m ./...
 
 # Every fuzz target for FUZZTIME (default 30s) each.

@@ -12,13 +12,13 @@ import (
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/wincri/wincri/proto/records"
-	"github.com/wincri/wincri/runtime/cio"
 	"github.com/wincri/wincri/runtime/failpoint"
 )
 
-// CreateContainer creates a container in a ready pod: its rootfs snapshot,
-// bundle, log and task in the pod's shim. Whatever fails undoes what was
-// done; a crash midway is undone at the next start.
+// CreateContainer creates a container in a ready pod: its rootfs snapshot
+// and bundle. Its task is created in the pod's shim by StartContainer, as
+// containerd does. Whatever fails undoes what was done; a crash midway is
+// undone at the next start.
 func (r *Runtime) CreateContainer(ctx context.Context, podID string, cfg *runtimeapi.ContainerConfig) (_ string, retErr error) {
 	md := cfg.GetMetadata()
 	if md.GetName() == "" {
@@ -37,8 +37,7 @@ func (r *Runtime) CreateContainer(ctx context.Context, podID string, cfg *runtim
 		return "", err
 	}
 	prec := p.snapshot()
-	s := p.shim.Load()
-	if prec.State != records.PodState_POD_READY || s == nil {
+	if prec.State != records.PodState_POD_READY || p.shim.Load() == nil {
 		return "", fmt.Errorf("pod sandbox %s is not ready: %w", prec.Id, errdefs.ErrFailedPrecondition)
 	}
 	h, err := r.handlerFor(prec.RuntimeHandler)
@@ -73,10 +72,6 @@ func (r *Runtime) CreateContainer(ctx context.Context, podID string, cfg *runtim
 	defer func() {
 		if retErr != nil {
 			cctx := context.WithoutCancel(ctx)
-			logErr(cctx, deleteTask(cctx, s, id), "delete task of failed container", "container", id)
-			if c.logger != nil {
-				c.logger.Close()
-			}
 			logErr(cctx, r.removeBundle(cctx, id), "remove bundle of failed container", "container", id)
 			logErr(cctx, r.store.DeleteContainer(id), "delete container record", "container", id)
 			r.releaseName(name, id)
@@ -86,8 +81,7 @@ func (r *Runtime) CreateContainer(ctx context.Context, podID string, cfg *runtim
 	if err != nil {
 		return "", err
 	}
-	rootfs, err := r.prepareSnapshot(ctx, id, img.ChainID, un.snapshotOpts()...)
-	if err != nil {
+	if _, err := r.prepareSnapshot(ctx, id, img.ChainID, un.snapshotOpts()...); err != nil {
 		return "", err
 	}
 	spec, err := r.containerSpec(ctx, specInput{id: id, podID: prec.Id, podCfg: p.cfg, image: img, netns: prec.NetnsPath, podDir: r.podDir(prec.Id), pausePid: prec.Pid, userns: un}, cfg)
@@ -97,24 +91,8 @@ func (r *Runtime) CreateContainer(ctx context.Context, podID string, cfg *runtim
 	if err := r.writeBundle(id, spec); err != nil {
 		return "", err
 	}
-	streams, err := cio.NewStreams(r.ioDir(id), id, cfg.GetStdin(), cfg.GetTty())
-	if err != nil {
-		return "", err
-	}
-	logFile, err := cio.OpenLog(logPath)
-	if err != nil {
-		return "", fmt.Errorf("open container log: %w", err)
-	}
-	if c.logger, err = cio.StartLogger(ctx, streams, logFile); err != nil {
-		logFile.Close()
-		return "", err
-	}
-	pid, err := createTask(ctx, s, h, id, r.bundleDir(id), rootfs, streams)
-	if err != nil {
-		return "", err
-	}
-	failpoint.Crash("container-after-task")
-	c.rec.Pid, c.rec.State = pid, records.ContainerState_CONTAINER_CREATED
+	failpoint.Crash("container-after-bundle")
+	c.rec.State = records.ContainerState_CONTAINER_CREATED
 	if err := r.persistContainer(c); err != nil {
 		return "", err
 	}

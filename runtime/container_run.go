@@ -10,11 +10,14 @@ import (
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/wincri/wincri/proto/records"
+	"github.com/wincri/wincri/runtime/cio"
+	"github.com/wincri/wincri/runtime/failpoint"
 	"github.com/wincri/wincri/runtime/shim"
 )
 
-// StartContainer starts a created container.
-func (r *Runtime) StartContainer(ctx context.Context, id string) error {
+// StartContainer creates the container's task in the pod's shim, with its
+// output going to the CRI log, and starts it.
+func (r *Runtime) StartContainer(ctx context.Context, id string) (retErr error) {
 	c, err := r.lookupContainer(id)
 	if err != nil {
 		return err
@@ -28,11 +31,40 @@ func (r *Runtime) StartContainer(ctx context.Context, id string) error {
 	if s == nil {
 		return fmt.Errorf("pod sandbox %s is not running: %w", c.podID, errdefs.ErrFailedPrecondition)
 	}
+	defer func() {
+		if retErr != nil {
+			cctx := context.WithoutCancel(ctx)
+			logErr(cctx, deleteTask(cctx, s, c.rec.Id), "delete task of container that failed to start", "container", c.rec.Id)
+			if c.logger != nil {
+				c.logger.Close()
+				c.logger = nil
+			}
+			c.rec.State, c.rec.FinishedAt, c.rec.ExitCode = records.ContainerState_CONTAINER_EXITED, time.Now().UnixNano(), 128
+			c.rec.Reason, c.rec.Message = "StartError", retErr.Error()
+			logErr(cctx, r.persistContainer(c), "persist container", "container", c.rec.Id)
+		}
+	}()
+	h, err := r.handlerFor(r.podHandler(c.podID))
+	if err != nil {
+		return err
+	}
+	if err := r.attachOutput(ctx, c); err != nil {
+		return err
+	}
+	streams, err := cio.NewStreams(r.ioDir(c.rec.Id), c.rec.Id, c.cfg.GetStdin(), c.cfg.GetTty())
+	if err != nil {
+		return err
+	}
+	mounts, err := r.snapshotMounts(ctx, c.rec.SnapshotKey)
+	if err != nil {
+		return err
+	}
+	if _, err := createTask(ctx, s, h, c.rec.Id, r.bundleDir(c.rec.Id), mounts, streams); err != nil {
+		return err
+	}
+	failpoint.Crash("container-start-after-task")
 	pid, err := startTask(ctx, s, c.rec.Id)
 	if err != nil {
-		c.rec.State, c.rec.FinishedAt, c.rec.ExitCode = records.ContainerState_CONTAINER_EXITED, time.Now().UnixNano(), 128
-		c.rec.Reason, c.rec.Message = "StartError", err.Error()
-		logErr(ctx, r.persistContainer(c), "persist container", "container", c.rec.Id)
 		return err
 	}
 	c.rec.Pid, c.rec.State, c.rec.StartedAt = pid, records.ContainerState_CONTAINER_RUNNING, time.Now().UnixNano()
@@ -43,6 +75,35 @@ func (r *Runtime) StartContainer(ctx context.Context, id string) error {
 	go r.watchContainer(c, s)
 	go r.emit(context.WithoutCancel(ctx), runtimeapi.ContainerEventType_CONTAINER_STARTED_EVENT, c.rec.Id, c.podID)
 	return nil
+}
+
+// attachOutput opens the container's CRI log and starts copying its
+// output FIFOs into it (the caller holds c.mu).
+func (r *Runtime) attachOutput(ctx context.Context, c *container) error {
+	if c.logger != nil {
+		return nil
+	}
+	streams, err := cio.NewStreams(r.ioDir(c.rec.Id), c.rec.Id, c.cfg.GetStdin(), c.cfg.GetTty())
+	if err != nil {
+		return err
+	}
+	lf, err := cio.OpenLog(c.rec.LogPath)
+	if err != nil {
+		return fmt.Errorf("open container log: %w", err)
+	}
+	if c.logger, err = cio.StartLogger(ctx, streams, lf); err != nil {
+		lf.Close()
+		return err
+	}
+	return nil
+}
+
+// podHandler is the runtime handler a pod runs with.
+func (r *Runtime) podHandler(podID string) string {
+	if p, err := r.lookupPod(podID); err == nil {
+		return p.snapshot().RuntimeHandler
+	}
+	return ""
 }
 
 // podShim is the running shim of a pod, or nil.
@@ -79,9 +140,6 @@ func (r *Runtime) recordExit(c *container, s *shim.Shim, st exitStatus) {
 		}
 		c.logger.Close()
 	}
-	if st.err == nil {
-		logErr(ctx, deleteTask(ctx, s, id), "delete exited task", "container", id)
-	}
 	c.mu.Lock()
 	c.rec.State, c.rec.ExitCode, c.rec.FinishedAt = records.ContainerState_CONTAINER_EXITED, st.code, st.at.UnixNano()
 	switch {
@@ -95,6 +153,13 @@ func (r *Runtime) recordExit(c *container, s *shim.Shim, st exitStatus) {
 		c.rec.Reason = "Error"
 	}
 	logErr(ctx, r.persistContainer(c), "persist container exit", "container", id)
+	// Only once the exit is on disk may the task go: a crash in between
+	// would leave a running record with no task to find.
+	if st.err == nil {
+		logErr(ctx, deleteTask(ctx, s, id), "delete exited task", "container", id)
+	} else {
+		r.cleanupAfterShim(id, s.Info)
+	}
 	if c.exited != nil {
 		close(c.exited)
 	}
@@ -173,11 +238,12 @@ func (r *Runtime) RemoveContainer(ctx context.Context, id string) error {
 	if err := r.stopContainer(ctx, c, 0); err != nil {
 		return err
 	}
-	if err := r.deleteCreatedTask(ctx, c); err != nil {
-		return err
-	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.logger != nil {
+		c.logger.Close()
+		c.logger = nil
+	}
 	if err := r.removeBundle(ctx, c.rec.Id); err != nil {
 		return err
 	}
@@ -189,23 +255,5 @@ func (r *Runtime) RemoveContainer(ctx context.Context, id string) error {
 	r.mu.Unlock()
 	r.releaseName(containerName(c.cfg.GetMetadata(), c.podID), c.rec.Id)
 	go r.emit(context.WithoutCancel(ctx), runtimeapi.ContainerEventType_CONTAINER_DELETED_EVENT, c.rec.Id, c.podID)
-	return nil
-}
-
-// deleteCreatedTask removes the task of a created, never started container
-// from the pod's shim and closes its output.
-func (r *Runtime) deleteCreatedTask(ctx context.Context, c *container) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.rec.State != records.ContainerState_CONTAINER_CREATED || c.logger == nil {
-		return nil
-	}
-	if s := r.podShim(c.podID); s != nil {
-		if err := deleteTask(ctx, s, c.rec.Id); err != nil {
-			return fmt.Errorf("delete task of container %s: %w", c.rec.Id, err)
-		}
-	}
-	c.logger.Close()
-	c.logger = nil
 	return nil
 }

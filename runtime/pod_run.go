@@ -17,6 +17,7 @@ import (
 	"github.com/wincri/wincri/runtime/cio"
 	"github.com/wincri/wincri/runtime/failpoint"
 	"github.com/wincri/wincri/runtime/images"
+	"github.com/wincri/wincri/runtime/shim"
 )
 
 // RunPodSandbox creates and starts a pod sandbox: its network namespace and
@@ -90,6 +91,12 @@ func (r *Runtime) RunPodSandbox(ctx context.Context, cfg *runtimeapi.PodSandboxC
 	if err := r.writeBundle(id, spec); err != nil {
 		return "", err
 	}
+	// Record the shim before starting it: a crash right after the start
+	// must still find it (see teardownPod).
+	p.rec.Shim = &records.Shim{Binary: h.shim, Bundle: r.bundleDir(id)}
+	if err := r.persistPod(p); err != nil {
+		return "", err
+	}
 	s, err := r.shims.Start(ctx, id, h.shim, r.bundleDir(id), h.opts)
 	if err != nil {
 		return "", err
@@ -153,14 +160,7 @@ func (r *Runtime) teardownPod(ctx context.Context, p *pod) error {
 	var errs []error
 	s := p.shim.Swap(nil)
 	if s == nil && p.rec.Shim != nil {
-		// A shim started before a crash: shut it down if it still runs,
-		// else let its binary clean up after it.
-		var err error
-		if s, err = r.shims.Connect(ctx, id, p.rec.Shim); err != nil {
-			if _, err := r.shims.Cleanup(ctx, id, p.rec.Shim); err != nil {
-				log.G(ctx).WithError(err).WithField("pod", id).Debug("shim cleanup")
-			}
-		}
+		s = r.reachShim(ctx, p)
 	}
 	if s != nil {
 		logErr(ctx, killTask(ctx, s, id, 9, true), "kill pause", "pod", id)
@@ -228,4 +228,28 @@ func netPod(id string, cfg *runtimeapi.PodSandboxConfig) *network.Pod {
 		np.PortMappings = append(np.PortMappings, network.PortMapping{Protocol: proto, ContainerPort: pm.ContainerPort, HostPort: pm.HostPort, HostIP: pm.HostIp})
 	}
 	return np
+}
+
+// reachShim connects to the shim a crash left behind so it can be shut
+// down. A shim recorded without an address crashed with us during its
+// start: starting it again yields the address of the one that runs (the
+// shim groups a pod's tasks), or a fresh one that is shut down as well.
+// With no shim to reach, its binary cleans up after it.
+func (r *Runtime) reachShim(ctx context.Context, p *pod) *shim.Shim {
+	id, info := p.rec.Id, p.rec.Shim
+	if info.Address == "" {
+		if h, err := r.handlerFor(p.rec.RuntimeHandler); err == nil {
+			if s, err := r.shims.Start(ctx, id, info.Binary, info.Bundle, h.opts); err == nil {
+				return s
+			}
+		}
+	} else if s, err := r.shims.Connect(ctx, id, info); err == nil {
+		return s
+	}
+	if info.Address != "" {
+		if _, err := r.shims.Cleanup(ctx, id, info); err != nil {
+			log.G(ctx).WithError(err).WithField("pod", id).Debug("shim cleanup")
+		}
+	}
+	return nil
 }

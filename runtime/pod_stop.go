@@ -7,6 +7,7 @@ import (
 
 	"github.com/containerd/errdefs"
 	"github.com/containerd/log"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/wincri/wincri/proto/records"
 	"github.com/wincri/wincri/runtime/shim"
@@ -19,6 +20,12 @@ func (r *Runtime) watchSandbox(p *pod, s *shim.Shim) {
 	st := waitTask(context.Background(), s, p.rec.Id, "")
 	if st.err != nil && r.closing.Load() {
 		return // our own shutdown closed the connection; the pod runs on
+	}
+	if st.err != nil {
+		// The shim died: forget it, and let its binary kill and unmount
+		// what it left of the sandbox.
+		p.shim.CompareAndSwap(s, nil)
+		r.cleanupAfterShim(p.rec.Id, s.Info)
 	}
 	close(p.exited)
 	p.mu.Lock()
@@ -45,15 +52,11 @@ func (r *Runtime) StopPodSandbox(ctx context.Context, id string) error {
 		if err := r.stopContainer(ctx, c, 0); err != nil {
 			return fmt.Errorf("stop container %s: %w", c.rec.Id, err)
 		}
-		// A created, never started container's task goes with the shim.
-		if err := r.deleteCreatedTask(ctx, c); err != nil {
-			return err
-		}
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if s := p.shim.Load(); s != nil {
-		if err := killTask(ctx, s, p.rec.Id, 9, true); err != nil {
+		if err := killTask(ctx, s, p.rec.Id, 9, true); err != nil && !shimGone(s) {
 			return fmt.Errorf("kill pause of pod %s: %w", p.rec.Id, err)
 		}
 		select {
@@ -65,6 +68,11 @@ func (r *Runtime) StopPodSandbox(ctx context.Context, id string) error {
 		}
 		if err := deleteTask(ctx, s, p.rec.Id); err != nil {
 			return fmt.Errorf("delete pause task of pod %s: %w", p.rec.Id, err)
+		}
+		// The shim ignores Shutdown while it holds a task: delete whatever
+		// a crash may have left (deleting what is gone succeeds).
+		for _, c := range r.podContainers(p.rec.Id) {
+			logErr(ctx, deleteTask(ctx, s, c.rec.Id), "delete leftover task", "container", c.rec.Id)
 		}
 		logErr(ctx, s.Shutdown(ctx, p.rec.Id), "shut down shim", "pod", p.rec.Id)
 		p.shim.Store(nil)
@@ -118,4 +126,28 @@ func (r *Runtime) RemovePodSandbox(ctx context.Context, id string) error {
 	r.mu.Unlock()
 	r.releaseName(podName(p.cfg.GetMetadata()), p.rec.Id)
 	return nil
+}
+
+// cleanupAfterShim runs the shim binary's "delete" for a task whose shim
+// died: it kills the task's processes and unmounts its rootfs.
+func (r *Runtime) cleanupAfterShim(id string, info *records.Shim) {
+	if info == nil {
+		return
+	}
+	ctx := context.Background()
+	bundle := proto.Clone(info).(*records.Shim)
+	bundle.Bundle = r.bundleDir(id)
+	if _, err := r.shims.Cleanup(ctx, id, bundle); err != nil {
+		log.G(ctx).WithError(err).WithField("id", id).Debug("cleanup after dead shim")
+	}
+}
+
+// shimGone says whether the shim's connection is lost.
+func shimGone(s *shim.Shim) bool {
+	select {
+	case <-s.Dead():
+		return true
+	default:
+		return false
+	}
 }

@@ -2,12 +2,14 @@ package runtime
 
 import (
 	"context"
+	"github.com/containerd/errdefs"
 
 	"fmt"
 	taskapi "github.com/containerd/containerd/api/runtime/task/v3"
 	tasktypes "github.com/containerd/containerd/api/types/task"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/containerd/containerd/v2/core/snapshots"
 	"github.com/containerd/log"
@@ -58,7 +60,17 @@ func (r *Runtime) recover(ctx context.Context) error {
 // up and the pod marked not ready.
 func (r *Runtime) reattachPod(ctx context.Context, p *pod) {
 	rec := p.rec
-	if rec.Shim == nil {
+	if rec.Shim == nil || rec.Shim.Address == "" {
+		if rec.Shim != nil { // the pod was never started: a crash interrupted it
+			if s := r.reachShim(ctx, p); s != nil {
+				logErr(ctx, s.Shutdown(ctx, rec.Id), "shut down shim", "pod", rec.Id)
+			}
+			rec.Shim = nil
+			if rec.State == records.PodState_POD_READY {
+				rec.State = records.PodState_POD_NOTREADY
+			}
+			logErr(ctx, r.persistPod(p), "persist pod", "pod", rec.Id)
+		}
 		close(p.exited)
 		return
 	}
@@ -99,23 +111,17 @@ func (r *Runtime) recoverContainer(ctx context.Context, rec *records.Container) 
 		return r.store.DeleteContainer(rec.Id)
 	}
 	switch rec.State {
-	case records.ContainerState_CONTAINER_CREATED, records.ContainerState_CONTAINER_RUNNING:
+	case records.ContainerState_CONTAINER_CREATED:
+		if s != nil {
+			r.adoptCreated(ctx, c, s)
+		}
+	case records.ContainerState_CONTAINER_RUNNING:
 		if s == nil {
 			markLost(c)
 			logErr(ctx, r.persistContainer(c), "persist container", "container", rec.Id)
 			break
 		}
-		if err := r.reattachLogger(ctx, c); err != nil {
-			log.G(ctx).WithError(err).WithField("container", rec.Id).Warn("cannot reattach container output")
-		}
-		if rec.State == records.ContainerState_CONTAINER_RUNNING {
-			c.exited = make(chan struct{})
-			if st, done := exitedWhileDown(ctx, s, rec.Id); done {
-				r.recordExit(c, s, st) // answer right from the first call
-			} else {
-				go r.watchContainer(c, s)
-			}
-		}
+		r.adoptRunning(ctx, c, s)
 	}
 	r.ctrs[rec.Id] = c
 	r.names[containerName(cfg.GetMetadata(), rec.PodId)] = rec.Id
@@ -138,20 +144,35 @@ func markLost(c *container) {
 	}
 }
 
-func (r *Runtime) reattachLogger(ctx context.Context, c *container) error {
-	streams, err := cio.NewStreams(r.ioDir(c.rec.Id), c.rec.Id, c.cfg.GetStdin(), c.cfg.GetTty())
-	if err != nil {
-		return err
+// adoptRunning reconnects a running container's output and watches it; an
+// exit that happened while this daemon was down is recorded at once.
+func (r *Runtime) adoptRunning(ctx context.Context, c *container, s *shim.Shim) {
+	if err := r.attachOutput(ctx, c); err != nil {
+		log.G(ctx).WithError(err).WithField("container", c.rec.Id).Warn("cannot reattach container output")
 	}
-	lf, err := cio.OpenLog(c.rec.LogPath)
-	if err != nil {
-		return err
+	c.exited = make(chan struct{})
+	if st, done := exitedWhileDown(ctx, s, c.rec.Id); done {
+		r.recordExit(c, s, st) // answer right from the first call
+		return
 	}
-	c.logger, err = cio.StartLogger(ctx, streams, lf)
+	go r.watchContainer(c, s)
+}
+
+// adoptCreated settles a created container whose StartContainer a crash
+// interrupted: a task that runs (or ran) is adopted, one that was only
+// created is deleted so that a new start can create it again.
+func (r *Runtime) adoptCreated(ctx context.Context, c *container, s *shim.Shim) {
+	st, err := s.Task.State(ctx, &taskapi.StateRequest{ID: c.rec.Id})
 	if err != nil {
-		lf.Close()
+		return // no task: the normal case
 	}
-	return err
+	if st.Status == tasktypes.Status_CREATED {
+		logErr(ctx, r.discardTask(ctx, c, s), "delete task a crash left", "container", c.rec.Id)
+		return
+	}
+	c.rec.State, c.rec.Pid, c.rec.StartedAt = records.ContainerState_CONTAINER_RUNNING, st.Pid, time.Now().UnixNano()
+	logErr(ctx, r.persistContainer(c), "persist container", "container", c.rec.Id)
+	r.adoptRunning(ctx, c, s)
 }
 
 // sweep removes bundles and container snapshots that no record owns (left
@@ -163,6 +184,18 @@ func (r *Runtime) sweep(ctx context.Context) {
 	}
 	for id := range r.ctrs {
 		owned[id] = true
+	}
+	netns := map[string]bool{}
+	for _, p := range r.pods {
+		netns[p.rec.NetnsPath] = true
+	}
+	nsDir := filepath.Join(r.cfg.State, "netns")
+	nsEntries, _ := os.ReadDir(nsDir)
+	for _, e := range nsEntries {
+		if path := filepath.Join(nsDir, e.Name()); !netns[path] {
+			log.G(ctx).WithField("netns", path).Info("removing orphaned network namespace")
+			logErr(ctx, r.net.RemoveNamespace(ctx, path), "remove orphaned network namespace", "netns", path)
+		}
 	}
 	entries, _ := os.ReadDir(filepath.Join(r.cfg.State, "bundles"))
 	for _, e := range entries {
@@ -189,26 +222,35 @@ func (r *Runtime) sweep(ctx context.Context) {
 // was not running.
 func exitedWhileDown(ctx context.Context, s *shim.Shim, id string) (exitStatus, bool) {
 	resp, err := s.Task.State(ctx, &taskapi.StateRequest{ID: id})
+	if errdefs.IsNotFound(errgrpcFromShim(err)) {
+		// The task is gone from a live shim: it exited and was deleted.
+		return exitStatus{code: 255, at: time.Now(), err: fmt.Errorf("the task ended while wincri was down")}, true
+	}
 	if err != nil || resp.Status != tasktypes.Status_STOPPED {
 		return exitStatus{}, false
 	}
 	return exitStatus{code: int32(resp.ExitStatus), at: resp.ExitedAt.AsTime()}, true
 }
 
-// discardContainer kills and deletes a container's task, draining its
-// output meanwhile (a shim blocks on output nobody reads), and removes its
+// discardContainer removes a container a crash left half-made: its task,
 // bundle and snapshot.
 func (r *Runtime) discardContainer(ctx context.Context, c *container, s *shim.Shim) error {
 	if s != nil {
-		if streams, err := cio.NewStreams(r.ioDir(c.rec.Id), c.rec.Id, c.cfg.GetStdin(), c.cfg.GetTty()); err == nil {
-			if l, err := cio.StartLogger(ctx, streams, &cio.LogFile{}); err == nil {
-				defer l.Close()
-			}
-		}
-		logErr(ctx, killTask(ctx, s, c.rec.Id, 9, true), "kill task", "container", c.rec.Id)
-		if err := deleteTask(ctx, s, c.rec.Id); err != nil {
+		if err := r.discardTask(ctx, c, s); err != nil {
 			return err
 		}
 	}
 	return r.removeBundle(ctx, c.rec.Id)
+}
+
+// discardTask kills and deletes a container's task, draining its output
+// meanwhile (a shim blocks on output nobody reads).
+func (r *Runtime) discardTask(ctx context.Context, c *container, s *shim.Shim) error {
+	if streams, err := cio.NewStreams(r.ioDir(c.rec.Id), c.rec.Id, c.cfg.GetStdin(), c.cfg.GetTty()); err == nil {
+		if l, err := cio.StartLogger(ctx, streams, &cio.LogFile{}); err == nil {
+			defer l.Close()
+		}
+	}
+	logErr(ctx, killTask(ctx, s, c.rec.Id, 9, true), "kill task", "container", c.rec.Id)
+	return deleteTask(ctx, s, c.rec.Id)
 }

@@ -50,6 +50,19 @@ func (r *Runtime) prepareSnapshot(ctx context.Context, id, chainID string, opts 
 	return out, nil
 }
 
+// snapshotMounts are the rootfs mounts of a prepared snapshot.
+func (r *Runtime) snapshotMounts(ctx context.Context, key string) ([]*types.Mount, error) {
+	ms, err := r.Images.Client().SnapshotService(r.Images.Snapshotter()).Mounts(nsCtx(ctx), key)
+	if err != nil {
+		return nil, fmt.Errorf("rootfs snapshot %s: %w", key, err)
+	}
+	out := make([]*types.Mount, 0, len(ms))
+	for _, m := range ms {
+		out = append(out, &types.Mount{Type: m.Type, Source: m.Source, Target: m.Target, Options: m.Options})
+	}
+	return out, nil
+}
+
 // writeBundle writes the container's bundle: config.json and rootfs/.
 func (r *Runtime) writeBundle(id string, spec *specs.Spec) error {
 	bundle := r.bundleDir(id)

@@ -154,7 +154,13 @@ func (e *podEnv) removeAll() {
 // network namespaces, CNI IP reservations, bundles, records.
 func (e *podEnv) assertNothingLeft() {
 	e.t.Helper()
-	waitFor(e.t, "shims to exit", func() bool { return len(e.d.Shims()) == 0 })
+	deadline := time.Now().Add(30 * time.Second)
+	for len(e.d.Shims()) > 0 && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if ids := e.d.ShimIDs(); len(ids) > 0 {
+		e.t.Errorf("shims left running for ids %v", ids)
+	}
 	if m := e.d.Mounts(); len(m) != 0 {
 		e.t.Errorf("mounts left: %v", m)
 	}
@@ -257,7 +263,7 @@ func TestKill9Restart(t *testing.T) {
 	e.start(ticker)
 	exiter := e.create(podA, cfgA, "exiter", "exit", "3", "1.5")
 	e.start(exiter)
-	created := e.create(podA, cfgA, "created", "sleep", "1")
+	created := e.create(podA, cfgA, "created", "sleep", "60")
 	podB, _ := e.runPod("stopped")
 	if _, err := e.d.Runtime.StopPodSandbox(testutil.Ctx(t), &runtimeapi.StopPodSandboxRequest{PodSandboxId: podB}); err != nil {
 		t.Fatal(err)
@@ -299,15 +305,28 @@ func TestKill9Restart(t *testing.T) {
 			return err
 		})
 	}
-	e.crashDuring("container-after-task", func(ctx context.Context) error {
+	e.crashDuring("container-after-bundle", func(ctx context.Context) error {
 		_, err := e.d.Runtime.CreateContainer(ctx, &runtimeapi.CreateContainerRequest{PodSandboxId: podA, Config: &runtimeapi.ContainerConfig{
 			Metadata: &runtimeapi.ContainerMetadata{Name: "half"}, Image: &runtimeapi.ImageSpec{Image: procImage}, Args: []string{"sleep", "60"}, Linux: &runtimeapi.LinuxContainerConfig{}}})
 		return err
 	})
+	// A crash between creating the task and starting it: after the restart
+	// the container is still created, and starts.
+	e.crashDuring("container-start-after-task", func(ctx context.Context) error {
+		_, err := e.d.Runtime.StartContainer(ctx, &runtimeapi.StartContainerRequest{ContainerId: created})
+		return err
+	})
+	if st := e.status(created); st.State != runtimeapi.ContainerState_CONTAINER_CREATED {
+		t.Errorf("container whose start a crash interrupted: %v", st.State)
+	}
 	pods, _ := e.d.Runtime.ListPodSandbox(testutil.Ctx(t), &runtimeapi.ListPodSandboxRequest{})
 	ctrs, _ := e.d.Runtime.ListContainers(testutil.Ctx(t), &runtimeapi.ListContainersRequest{})
 	if len(pods.Items) != 2 || len(ctrs.Containers) != 3 {
 		t.Errorf("after crashes mid-creation: %d pods (want 2), %d containers (want 3)", len(pods.Items), len(ctrs.Containers))
+	}
+	e.start(created)
+	if st := e.status(created); st.State != runtimeapi.ContainerState_CONTAINER_RUNNING {
+		t.Errorf("restarting that container: %v", st.State)
 	}
 	if st := e.status(ticker); st.State != runtimeapi.ContainerState_CONTAINER_RUNNING {
 		t.Errorf("ticker after the crashes: %v", st.State)

@@ -20,10 +20,15 @@ import (
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 )
 
-// BuildDaemon builds cmd/wincri into dir and returns the binary's path.
+// BuildDaemon builds cmd/wincri into dir and returns the binary's path;
+// with WINCRI_RACE=1 in the environment it is built with the race detector.
 func BuildDaemon(dir string) (string, error) {
 	bin := filepath.Join(dir, "wincri")
-	out, err := exec.Command("go", "build", "-o", bin, "github.com/wincri/wincri/cmd/wincri").CombinedOutput()
+	args := []string{"build", "-o", bin}
+	if os.Getenv("WINCRI_RACE") == "1" {
+		args = append(args, "-race")
+	}
+	out, err := exec.Command("go", append(args, "github.com/wincri/wincri/cmd/wincri")...).CombinedOutput()
 	if err != nil {
 		return "", fmt.Errorf("go build cmd/wincri: %v\n%s", err, out)
 	}
@@ -233,6 +238,21 @@ func (d *Daemon) Forget() {
 // Shims returns the pids of the shim processes serving this daemon (their
 // command line names its directory).
 func (d *Daemon) Shims() []int { return shimsBelow(d.Dir) }
+
+// ShimIDs returns the -id of each shim still serving this daemon.
+func (d *Daemon) ShimIDs() []string {
+	var ids []string
+	for _, pid := range d.Shims() {
+		b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+		args := strings.Split(string(b), "\x00")
+		for i, a := range args {
+			if a == "-id" && i+1 < len(args) {
+				ids = append(ids, args[i+1])
+			}
+		}
+	}
+	return ids
+}
 
 func shimsBelow(dir string) []int {
 	var pids []int

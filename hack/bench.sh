@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Side-by-side CRI benchmarks (make bench): the reference containerd (2.4.2,
+# built with go install) and wincri, one after the other on the same machine,
+# through ../shared/harness/bench.sh (critest -benchmark). Prints per-call
+# p50/p99 for both with the ratio wincri/containerd, and "container from
+# scratch". BENCH_PARAMS picks the harness's params file (serial by default).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+repo=$PWD
+export PATH=/usr/local/go/bin:$PATH GOTOOLCHAIN=local
+H=$(cd "${HARNESS:-../shared/harness}" && pwd)
+work=${HARNESS_WORK:-/var/tmp/cri-harness}
+params=${BENCH_PARAMS:-$H/config/benchmark-params.yaml}
+out=${BENCH_OUT:-$work/results/wincri-bench-$(date +%Y%m%d-%H%M%S)}
+mkdir -p "$out"
+
+"$H/setup.sh" >/dev/null
+hack/install-deps.sh
+make -s build
+
+ctrd=${CTRD_BIN:-$work/ctrd-2.4.2/containerd}
+if [ ! -x "$ctrd" ]; then
+  echo "bench: building containerd v2.4.2 (go install)"
+  GOBIN=$(dirname "$ctrd") CGO_ENABLED=0 go install github.com/containerd/containerd/v2/cmd/containerd@v2.4.2
+fi
+cp -f "$(command -v containerd-shim-runc-v2)" "$(dirname "$ctrd")/" 2>/dev/null || true
+runc=$(command -v runc)
+
+echo "bench: containerd $("$ctrd" --version | awk '{print $3}')"
+ep=$(CTRD_BIN=$ctrd RUNC_BINARY=$runc "$H/containerd-ref.sh" start)
+BENCH_PARAMS=$params "$H/bench.sh" "$ep" > "$out/containerd.txt" 2>&1 || true
+"$H/containerd-ref.sh" stop >/dev/null 2>&1 || true
+
+echo "bench: wincri $(bin/wincri version)"
+w=$out/wincri
+mkdir -p "$w/cni"
+cat > "$w/cni/10-bench.conflist" <<JSON
+{"cniVersion":"1.0.0","name":"wincri-bench","plugins":[
+ {"type":"bridge","bridge":"wincri-b0","isGateway":true,"ipMasq":false,
+  "ipam":{"type":"host-local","dataDir":"$w/ipam","ranges":[[{"subnet":"10.93.0.0/16"}]],"routes":[{"dst":"0.0.0.0/0"}]}},
+ {"type":"portmap","capabilities":{"portMappings":true}},{"type":"loopback"}]}
+JSON
+cat > "$w/config.toml" <<TOML
+root = "$w/root"
+state = "/run/wincri-bench"
+listen = "unix:///run/wincri-bench/wincri.sock"
+[registry]
+config_path = "$work/runtime-config/containerd-certs.d"
+[cni]
+conf_dir = "$w/cni"
+TOML
+setsid bin/wincri --config "$w/config.toml" > "$w/wincri.log" 2>&1 < /dev/null &
+wpid=$!
+for _ in $(seq 100); do [ -S /run/wincri-bench/wincri.sock ] && break; sleep 0.1; done
+BENCH_PARAMS=$params "$H/bench.sh" unix:///run/wincri-bench/wincri.sock > "$out/wincri.txt" 2>&1 || true
+crictl --runtime-endpoint unix:///run/wincri-bench/wincri.sock rmp -fa >/dev/null 2>&1 || true
+kill -TERM $wpid; wait $wpid 2>/dev/null || true
+ip link delete wincri-b0 2>/dev/null || true
+
+echo "bench: results in $out"
+awk -f hack/benchcompare.awk "$out/containerd.txt" "$out/wincri.txt"
