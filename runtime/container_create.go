@@ -65,15 +65,12 @@ func (r *Runtime) CreateContainer(ctx context.Context, podID string, cfg *runtim
 		ImageRef: cfg.GetImage().GetImage(), ImageId: img.ID, CreatedAt: time.Now().UnixNano(),
 		LogPath: logPath, SnapshotKey: id, Platform: h.platform,
 	}}
-	if err := r.persistContainer(c); err != nil {
-		r.releaseName(name, id)
-		return "", err
-	}
+	// No record until the container is created: what a crash leaves before
+	// that (bundle, snapshot) has no owner and is swept at the next start.
 	defer func() {
 		if retErr != nil {
 			cctx := context.WithoutCancel(ctx)
 			logErr(cctx, r.removeBundle(cctx, id), "remove bundle of failed container", "container", id)
-			logErr(cctx, r.store.DeleteContainer(id), "delete container record", "container", id)
 			r.releaseName(name, id)
 		}
 	}()
@@ -91,6 +88,7 @@ func (r *Runtime) CreateContainer(ctx context.Context, podID string, cfg *runtim
 	if err := r.writeBundle(id, spec); err != nil {
 		return "", err
 	}
+	c.spec.Store(spec)
 	failpoint.Crash("container-after-bundle")
 	c.rec.State = records.ContainerState_CONTAINER_CREATED
 	if err := r.persistContainer(c); err != nil {

@@ -60,7 +60,7 @@ func (r *Runtime) Exec(ctx context.Context, id string, cmd []string, eio ExecIO,
 	if err != nil {
 		return 0, err
 	}
-	spec := r.readSpec(c.rec.Id)
+	spec := r.containerSpecOf(c)
 	if spec == nil || spec.Process == nil {
 		return 0, fmt.Errorf("container %s has no spec: %w", c.rec.Id, errdefs.ErrFailedPrecondition)
 	}

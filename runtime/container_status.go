@@ -39,7 +39,7 @@ func (r *Runtime) ContainerStatus(_ context.Context, id string, verbose bool) (*
 		Mounts:      r.statusMounts(c.cfg.GetMounts()),
 		LogPath:     rec.LogPath,
 	}
-	spec := r.readSpec(rec.Id)
+	spec := r.containerSpecOf(c)
 	if spec != nil && spec.Linux != nil {
 		st.Resources = &runtimeapi.ContainerResources{Linux: c.cfg.GetLinux().GetResources()}
 	}
@@ -67,6 +67,18 @@ func (r *Runtime) imageRef(imageID string) string {
 		return imageID
 	}
 	return img.RepoDigests()[0]
+}
+
+// containerSpecOf is the container's OCI spec, read from its bundle once.
+func (r *Runtime) containerSpecOf(c *container) *specs.Spec {
+	if s := c.spec.Load(); s != nil {
+		return s
+	}
+	s := r.readSpec(c.rec.Id)
+	if s != nil {
+		c.spec.Store(s)
+	}
+	return s
 }
 
 // readSpec reads the container's OCI spec from its bundle (nil if gone).

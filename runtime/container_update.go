@@ -28,7 +28,7 @@ func (r *Runtime) UpdateContainerResources(ctx context.Context, id string, res *
 	if c.rec.State == records.ContainerState_CONTAINER_EXITED {
 		return fmt.Errorf("container %s has exited: %w", c.rec.Id, errdefs.ErrFailedPrecondition)
 	}
-	spec := r.readSpec(c.rec.Id)
+	spec := r.containerSpecOf(c)
 	if spec == nil || spec.Linux == nil {
 		return fmt.Errorf("container %s has no Linux spec: %w", c.rec.Id, errdefs.ErrFailedPrecondition)
 	}

@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 
 	"github.com/containerd/errdefs"
+	"github.com/opencontainers/runtime-spec/specs-go"
 	"google.golang.org/protobuf/proto"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
@@ -38,6 +39,8 @@ type container struct {
 	podID  string
 	logger *cio.Logger
 	exited chan struct{} // closed once the exit is recorded; nil until started
+	// spec is the container's OCI spec (as in its bundle), read once.
+	spec atomic.Pointer[specs.Spec]
 }
 
 func (p *pod) snapshot() *records.Pod {

@@ -102,10 +102,7 @@ func (r *Runtime) RunPodSandbox(ctx context.Context, cfg *runtimeapi.PodSandboxC
 		return "", err
 	}
 	p.shim.Store(s)
-	p.rec.Shim = s.Info
-	if err := r.persistPod(p); err != nil {
-		return "", err
-	}
+	p.rec.Shim = s.Info // the address is persisted with the READY state
 	failpoint.Crash("pod-after-shim")
 	if _, err := createTask(ctx, s, h, id, r.bundleDir(id), rootfs, cio.Streams{}); err != nil {
 		return "", err
@@ -146,10 +143,7 @@ func (r *Runtime) setUpNetwork(ctx context.Context, p *pod) error {
 	if err != nil {
 		return err
 	}
-	p.rec.Ips = att.IPs
-	if err := r.persistPod(p); err != nil {
-		return err
-	}
+	p.rec.Ips = att.IPs // persisted with the READY state
 	failpoint.Crash("pod-after-network")
 	return nil
 }

@@ -31,27 +31,32 @@ type Image struct {
 	ChainID string
 	// Pinned images are never garbage-collected by kubelet.
 	Pinned bool
+
+	// tags and digests split References (kept in step by the index, so a
+	// list or status parses nothing).
+	tags, digests []string
 }
 
 // RepoTags returns the references that carry a tag.
-func (i *Image) RepoTags() []string {
-	return i.refsOf(func(r reference.Named) bool { _, ok := r.(reference.Tagged); return ok })
-}
+func (i *Image) RepoTags() []string { return i.tags }
 
 // RepoDigests returns the references that carry a digest.
-func (i *Image) RepoDigests() []string {
-	return i.refsOf(func(r reference.Named) bool { _, ok := r.(reference.Digested); return ok })
-}
+func (i *Image) RepoDigests() []string { return i.digests }
 
-func (i *Image) refsOf(keep func(reference.Named) bool) []string {
-	var out []string
+// splitRefs recomputes tags and digests from References.
+func (i *Image) splitRefs() {
+	i.tags, i.digests = nil, nil
 	for _, r := range i.References {
 		n, err := reference.ParseNamed(r)
-		if err == nil && keep(n) {
-			out = append(out, r)
+		if err != nil {
+			continue
+		}
+		if _, ok := n.(reference.Digested); ok {
+			i.digests = append(i.digests, r)
+		} else if _, ok := n.(reference.Tagged); ok {
+			i.tags = append(i.tags, r)
 		}
 	}
-	return out
 }
 
 // describe reads the config of target for this platform.
@@ -107,6 +112,7 @@ func (s *Store) indexLocked(img *Image, ref string) {
 		cur.References = append(cur.References, "")
 		copy(cur.References[i+1:], cur.References[i:])
 		cur.References[i] = ref
+		cur.splitRefs()
 	}
 	for _, p := range s.opts.PinnedImages {
 		if p == ref {
@@ -131,6 +137,7 @@ func (s *Store) unindexLocked(ref string) {
 	i := sort.SearchStrings(img.References, ref)
 	if i < len(img.References) && img.References[i] == ref {
 		img.References = append(img.References[:i], img.References[i+1:]...)
+		img.splitRefs()
 	}
 	img.Pinned = false
 	for _, r := range img.References {
@@ -150,6 +157,7 @@ func (s *Store) List() []Image {
 	for _, img := range s.byID {
 		c := *img
 		c.References = append([]string(nil), img.References...)
+		c.tags, c.digests = append([]string(nil), img.tags...), append([]string(nil), img.digests...)
 		out = append(out, c)
 	}
 	sort.Slice(out, func(a, b int) bool { return out[a].ID < out[b].ID })
@@ -172,6 +180,7 @@ func (s *Store) Get(name string) (Image, error) {
 	}
 	img := *s.byID[id]
 	img.References = append([]string(nil), img.References...)
+	img.tags, img.digests = append([]string(nil), img.tags...), append([]string(nil), img.digests...)
 	return img, nil
 }
 
