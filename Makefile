@@ -9,7 +9,7 @@ WINE      := $(abspath ../shared/wine)
 SHIM_VERSION := v2.4.2
 RUNC_VERSION := v1.5.2
 
-.PHONY: proto all build test test-unit test-windows lint cross bench fuzz deps clean
+.PHONY: proto all build test test-unit test-race test-windows test-fuzz lint cross bench fuzz deps clean
 
 all: build
 
@@ -21,11 +21,19 @@ build:
 deps:
 	hack/install-deps.sh
 
-# The whole test suite: checks, Linux unit + integration tests, Windows tests under Wine.
-test: lint cross deps test-unit test-windows
+# The whole test suite: checks, Linux unit + integration tests (including
+# the kill -9 and chaos tests), 8 concurrent clients against a -race daemon,
+# Windows tests under Wine, and a short pass of every fuzz target.
+test: lint cross deps test-unit test-race test-windows test-fuzz
 
 test-unit:
-	$(GO) test -count=1 ./...
+	$(GO) test -count=1 -timeout 20m ./...
+
+test-race:
+	WINCRI_RACE=1 $(GO) test -count=1 -race -run 'TestConcurrentClients' -timeout 10m ./test/integration/
+
+test-fuzz:
+	FUZZTIME=3s hack/fuzz.sh
 
 # Windows build of every package's tests, run under Wine (../shared/wine).
 test-windows:

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/containerd/errdefs"
 	"github.com/opencontainers/runtime-spec/specs-go"
@@ -182,3 +183,19 @@ func (r *Runtime) Counts() Counts {
 	}
 	return c
 }
+
+// phases times the steps of a long operation, for its log line.
+type phases struct {
+	last  time.Time
+	steps []string
+}
+
+func newPhases() *phases { return &phases{last: time.Now()} }
+
+func (p *phases) mark(name string) {
+	now := time.Now()
+	p.steps = append(p.steps, fmt.Sprintf("%s=%s", name, now.Sub(p.last).Round(100*time.Microsecond)))
+	p.last = now
+}
+
+func (p *phases) String() string { return strings.Join(p.steps, " ") }

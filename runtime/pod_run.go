@@ -59,6 +59,7 @@ func (r *Runtime) RunPodSandbox(ctx context.Context, cfg *runtimeapi.PodSandboxC
 			r.releaseName(name, id)
 		}
 	}()
+	phases := newPhases()
 	img, err := r.ensureImage(ctx, r.cfg.SandboxImage)
 	if err != nil {
 		return "", fmt.Errorf("sandbox image: %w", err)
@@ -71,9 +72,11 @@ func (r *Runtime) RunPodSandbox(ctx context.Context, cfg *runtimeapi.PodSandboxC
 	if err := mountPodShm(podDir, cfg); err != nil {
 		return "", fmt.Errorf("mount pod /dev/shm: %w", err)
 	}
+	phases.mark("files")
 	if err := r.setUpNetwork(ctx, p); err != nil {
 		return "", err
 	}
+	phases.mark("network")
 	rootfs, err := r.prepareSnapshot(ctx, id, img.ChainID, un.snapshotOpts()...)
 	if err != nil {
 		return "", err
@@ -91,6 +94,7 @@ func (r *Runtime) RunPodSandbox(ctx context.Context, cfg *runtimeapi.PodSandboxC
 	if err := r.writeBundle(id, spec); err != nil {
 		return "", err
 	}
+	phases.mark("rootfs")
 	// Record the shim before starting it: a crash right after the start
 	// must still find it (see teardownPod).
 	p.rec.Shim = &records.Shim{Binary: h.shim, Bundle: r.bundleDir(id)}
@@ -101,6 +105,7 @@ func (r *Runtime) RunPodSandbox(ctx context.Context, cfg *runtimeapi.PodSandboxC
 	if err != nil {
 		return "", err
 	}
+	phases.mark("shim")
 	p.shim.Store(s)
 	p.rec.Shim = s.Info // the address is persisted with the READY state
 	failpoint.Crash("pod-after-shim")
@@ -111,15 +116,17 @@ func (r *Runtime) RunPodSandbox(ctx context.Context, cfg *runtimeapi.PodSandboxC
 	if err != nil {
 		return "", err
 	}
+	phases.mark("task")
 	p.rec.Pid, p.rec.State = pid, records.PodState_POD_READY
 	if err := r.persistPod(p); err != nil {
 		return "", err
 	}
+	phases.mark("record")
 	r.mu.Lock()
 	r.pods[id] = p
 	r.mu.Unlock()
 	go r.watchSandbox(p, s)
-	log.G(ctx).WithField("pod", id).WithField("name", name).Info("pod sandbox running")
+	log.G(ctx).WithField("pod", id).WithField("name", name).WithField("phases", phases).Info("pod sandbox running")
 	return id, nil
 }
 

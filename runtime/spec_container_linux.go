@@ -266,7 +266,7 @@ func securityOpts(sc *runtimeapi.LinuxContainerSecurityContext, imageUser string
 		if sc.GetReadonlyPaths() != nil {
 			opts = append(opts, oci.WithReadonlyPaths(sc.GetReadonlyPaths()))
 		}
-		so, err := seccompOpt(sc)
+		so, err := seccompOpt(sc.GetSeccomp(), sc.GetSeccompProfilePath())
 		if err != nil {
 			return nil, err
 		}
@@ -330,9 +330,9 @@ func capabilityOpts(c *runtimeapi.Capability) []oci.SpecOpts {
 
 // seccompOpt picks the seccomp profile: runtime default, unconfined (none),
 // or a localhost profile file.
-func seccompOpt(sc *runtimeapi.LinuxContainerSecurityContext) (oci.SpecOpts, error) {
+func seccompOpt(profile *runtimeapi.SecurityProfile, profilePath string) (oci.SpecOpts, error) {
 	kind, path := "", ""
-	if p := sc.GetSeccomp(); p != nil {
+	if p := profile; p != nil {
 		switch p.ProfileType {
 		case runtimeapi.SecurityProfile_RuntimeDefault:
 			kind = "default"
@@ -342,7 +342,7 @@ func seccompOpt(sc *runtimeapi.LinuxContainerSecurityContext) (oci.SpecOpts, err
 			kind, path = "localhost", p.LocalhostRef
 		}
 	} else {
-		switch p := sc.GetSeccompProfilePath(); {
+		switch p := profilePath; {
 		case p == "runtime/default" || p == "docker/default":
 			kind = "default"
 		case strings.HasPrefix(p, "localhost/"):

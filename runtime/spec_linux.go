@@ -9,7 +9,6 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/containerd/containerd/v2/contrib/seccomp"
 	"github.com/containerd/containerd/v2/core/containers"
 	"github.com/containerd/containerd/v2/pkg/oci"
 	"github.com/containerd/errdefs"
@@ -53,10 +52,13 @@ func (r *Runtime) sandboxSpec(ctx context.Context, in specInput) (*specs.Spec, e
 	if nsOpts.GetNetwork() != runtimeapi.NamespaceMode_NODE {
 		opts = append(opts, oci.WithHostname(in.podCfg.GetHostname()))
 	}
+	// The pod's own seccomp setting, unconfined by default (as containerd).
 	if sc := lin.GetSecurityContext(); sc.GetPrivileged() {
 		opts = append(opts, oci.WithPrivileged)
-	} else {
-		opts = append(opts, seccomp.WithDefaultProfile())
+	} else if so, err := seccompOpt(sc.GetSeccomp(), sc.GetSeccompProfilePath()); err != nil {
+		return nil, err
+	} else if so != nil {
+		opts = append(opts, so)
 	}
 	if u := lin.GetSecurityContext().GetRunAsUser(); u != nil {
 		opts = append(opts, oci.WithUIDGID(uint32(u.Value), uint32(lin.GetSecurityContext().GetRunAsGroup().GetValue())))
