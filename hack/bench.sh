@@ -17,6 +17,8 @@ mkdir -p "$out"
 "$H/setup.sh" >/dev/null
 hack/install-deps.sh
 make -s build
+go build -o bin/density ./hack/density
+pods=${DENSITY_PODS:-110} ctrs=${DENSITY_CONTAINERS:-2}
 
 ctrd=${CTRD_BIN:-$work/ctrd-2.4.2/containerd}
 if [ ! -x "$ctrd" ]; then
@@ -29,6 +31,9 @@ runc=$(command -v runc)
 echo "bench: containerd $("$ctrd" --version | awk '{print $3}')"
 ep=$(CTRD_BIN=$ctrd RUNC_BINARY=$runc "$H/containerd-ref.sh" start)
 BENCH_PARAMS=$params "$H/bench.sh" "$ep" > "$out/containerd.txt" 2>&1 || true
+ctrd_dir=$(dirname "${ep#unix://}")
+bin/density -endpoint "$ep" -pods "$pods" -containers "$ctrs" -daemon-pid "$(cat "$work/run/containerd.pid")" -shim-match "$ctrd_dir" > "$out/containerd-density.txt" 2>&1 || true
+bin/density -endpoint "$ep" -cleanup >/dev/null 2>&1 || true
 "$H/containerd-ref.sh" stop >/dev/null 2>&1 || true
 
 echo "bench: wincri $(bin/wincri version)"
@@ -52,10 +57,19 @@ TOML
 setsid bin/wincri --config "$w/config.toml" > "$w/wincri.log" 2>&1 < /dev/null &
 wpid=$!
 for _ in $(seq 100); do [ -S /run/wincri-bench/wincri.sock ] && break; sleep 0.1; done
-BENCH_PARAMS=$params "$H/bench.sh" unix:///run/wincri-bench/wincri.sock > "$out/wincri.txt" 2>&1 || true
-crictl --runtime-endpoint unix:///run/wincri-bench/wincri.sock rmp -fa >/dev/null 2>&1 || true
+wep=unix:///run/wincri-bench/wincri.sock
+BENCH_PARAMS=$params "$H/bench.sh" "$wep" > "$out/wincri.txt" 2>&1 || true
+bin/density -endpoint "$wep" -pods "$pods" -containers "$ctrs" -daemon-pid $wpid -shim-match /run/wincri-bench > "$out/wincri-density.txt" 2>&1 || true
+# Reattach: kill -9 with every pod running, restart, time until all are listed ready.
+kill -KILL $wpid; wait $wpid 2>/dev/null || true
+setsid bin/wincri --config "$w/config.toml" >> "$w/wincri.log" 2>&1 < /dev/null &
+wpid=$!
+bin/density -endpoint "$wep" -pods "$pods" -wait >> "$out/wincri-density.txt" 2>&1 || true
+bin/density -endpoint "$wep" -cleanup >/dev/null 2>&1 || true
 kill -TERM $wpid; wait $wpid 2>/dev/null || true
 ip link delete wincri-b0 2>/dev/null || true
 
 echo "bench: results in $out"
 awk -f hack/benchcompare.awk "$out/containerd.txt" "$out/wincri.txt"
+echo "== containerd"; cat "$out/containerd-density.txt"
+echo "== wincri"; cat "$out/wincri-density.txt"

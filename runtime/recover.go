@@ -43,14 +43,21 @@ func (r *Runtime) recover(ctx context.Context) error {
 			}
 			continue
 		}
-		r.reattachPod(ctx, p)
 		r.pods[rec.Id] = p
 		r.names[podName(cfg.GetMetadata())] = rec.Id
 	}
-	for _, rec := range r.store.Containers() {
-		if err := r.recoverContainer(ctx, rec); err != nil {
-			return err
-		}
+	// Reconnecting is a round trip per shim and per task: done in parallel,
+	// so that a node with many pods is back within a second.
+	pods := make([]*pod, 0, len(r.pods))
+	for _, p := range r.pods {
+		pods = append(pods, p)
+	}
+	parallel(len(pods), func(i int) { r.reattachPod(ctx, pods[i]) })
+	ctrs := r.store.Containers()
+	errs := make([]error, len(ctrs))
+	parallel(len(ctrs), func(i int) { errs[i] = r.recoverContainer(ctx, ctrs[i]) })
+	if err := joinErrs(errs); err != nil {
+		return err
 	}
 	r.sweep(ctx)
 	return nil
@@ -93,7 +100,9 @@ func (r *Runtime) reattachPod(ctx context.Context, p *pod) {
 }
 
 func (r *Runtime) recoverContainer(ctx context.Context, rec *records.Container) error {
+	r.mu.RLock()
 	p := r.pods[rec.PodId]
+	r.mu.RUnlock()
 	cfg := &runtimeapi.ContainerConfig{}
 	if err := proto.Unmarshal(rec.Config, cfg); err != nil {
 		return fmt.Errorf("container %s: config: %w", rec.Id, err)
@@ -123,8 +132,10 @@ func (r *Runtime) recoverContainer(ctx context.Context, rec *records.Container) 
 		}
 		r.adoptRunning(ctx, c, s)
 	}
+	r.mu.Lock()
 	r.ctrs[rec.Id] = c
 	r.names[containerName(cfg.GetMetadata(), rec.PodId)] = rec.Id
+	r.mu.Unlock()
 	return nil
 }
 

@@ -3,6 +3,7 @@
 package testutil
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"net"
@@ -102,6 +103,9 @@ func NewDaemon(t testing.TB, bin string, o Options) *Daemon {
 	}
 	t.Cleanup(func() {
 		d.Kill(t)
+		if b, err := os.ReadFile(d.LogPath()); err == nil && bytes.Contains(b, []byte("WARNING: DATA RACE")) {
+			t.Errorf("the daemon (built with -race) reported a data race")
+		}
 		if t.Failed() {
 			if b, err := os.ReadFile(d.LogPath()); err == nil {
 				t.Logf("wincri log:\n%s", tail(string(b), 80))
