@@ -136,13 +136,17 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	if err := s.dropPullLeases(ctx); err != nil {
 		log.G(ctx).WithError(err).Warn("could not drop leases of interrupted pulls")
 	}
-	if _, err := db.GarbageCollect(ctx); err != nil {
-		log.G(ctx).WithError(err).Warn("image garbage collection failed")
-	}
 	if err := s.load(ctx); err != nil {
 		s.Close()
 		return nil, err
 	}
+	// Collect what interrupted pulls left in the background: it walks every
+	// snapshot, and a restart must be quick (pods are waiting to be reattached).
+	go func() {
+		if _, err := db.GarbageCollect(context.WithoutCancel(ctx)); err != nil {
+			log.G(ctx).WithError(err).Warn("image garbage collection failed")
+		}
+	}()
 	return s, nil
 }
 
