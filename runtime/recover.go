@@ -67,18 +67,15 @@ func (r *Runtime) recover(ctx context.Context) error {
 // up and the pod marked not ready.
 func (r *Runtime) reattachPod(ctx context.Context, p *pod) {
 	rec := p.rec
-	if rec.Shim == nil || rec.Shim.Address == "" {
-		if rec.Shim != nil { // the pod was never started: a crash interrupted it
-			if s := r.reachShim(ctx, p); s != nil {
-				logErr(ctx, s.Shutdown(ctx, rec.Id), "shut down shim", "pod", rec.Id)
-			}
-			rec.Shim = nil
-			if rec.State == records.PodState_POD_READY {
-				rec.State = records.PodState_POD_NOTREADY
-			}
-			logErr(ctx, r.persistPod(p), "persist pod", "pod", rec.Id)
-		}
+	switch {
+	case rec.Shim == nil:
 		close(p.exited)
+		return
+	case rec.Shim.Address == "": // a crash interrupted the shim's start
+		if s := r.reachShim(ctx, p); s != nil {
+			logErr(ctx, s.Shutdown(ctx, rec.Id), "shut down shim", "pod", rec.Id)
+		}
+		r.markShimless(ctx, p)
 		return
 	}
 	s, err := r.shims.Connect(ctx, rec.Id, rec.Shim)
@@ -87,16 +84,21 @@ func (r *Runtime) reattachPod(ctx context.Context, p *pod) {
 		if _, err := r.shims.Cleanup(ctx, rec.Id, rec.Shim); err != nil {
 			log.G(ctx).WithError(err).WithField("pod", rec.Id).Debug("shim cleanup")
 		}
-		rec.Shim = nil
-		if rec.State == records.PodState_POD_READY {
-			rec.State = records.PodState_POD_NOTREADY
-		}
-		logErr(ctx, r.persistPod(p), "persist pod", "pod", rec.Id)
-		close(p.exited)
+		r.markShimless(ctx, p)
 		return
 	}
 	p.shim.Store(s)
 	go r.watchSandbox(p, s)
+}
+
+// markShimless records that a pod has no shim any more: it is not ready.
+func (r *Runtime) markShimless(ctx context.Context, p *pod) {
+	p.rec.Shim = nil
+	if p.rec.State == records.PodState_POD_READY {
+		p.rec.State = records.PodState_POD_NOTREADY
+	}
+	logErr(ctx, r.persistPod(p), "persist pod", "pod", p.rec.Id)
+	close(p.exited)
 }
 
 func (r *Runtime) recoverContainer(ctx context.Context, rec *records.Container) error {
