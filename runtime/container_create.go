@@ -85,6 +85,9 @@ func (r *Runtime) CreateContainer(ctx context.Context, podID string, cfg *runtim
 	if err != nil {
 		return "", err
 	}
+	if err := r.nri.createContainer(ctx, p, c, spec); err != nil {
+		return "", fmt.Errorf("NRI CreateContainer: %w", err)
+	}
 	if err := r.writeBundle(id, spec); err != nil {
 		return "", err
 	}
@@ -97,6 +100,7 @@ func (r *Runtime) CreateContainer(ctx context.Context, podID string, cfg *runtim
 	r.mu.Lock()
 	r.ctrs[id] = c
 	r.mu.Unlock()
+	r.nri.event(ctx, "post-create", p, c)
 	r.emit(ctx, runtimeapi.ContainerEventType_CONTAINER_CREATED_EVENT, id, prec.Id)
 	return id, nil
 }

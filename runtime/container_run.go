@@ -59,6 +59,10 @@ func (r *Runtime) StartContainer(ctx context.Context, id string) (retErr error) 
 	if err != nil {
 		return err
 	}
+	p, _ := r.lookupPod(c.podID)
+	if err := r.nri.startContainer(ctx, p, c); err != nil {
+		return fmt.Errorf("NRI StartContainer: %w", err)
+	}
 	if _, err := createTask(ctx, s, h, c.rec.Id, r.bundleDir(c.rec.Id), mounts, streams); err != nil {
 		return err
 	}
@@ -73,7 +77,11 @@ func (r *Runtime) StartContainer(ctx context.Context, id string) (retErr error) 
 	}
 	c.exited = make(chan struct{})
 	go r.watchContainer(c, s)
-	go r.emit(context.WithoutCancel(ctx), runtimeapi.ContainerEventType_CONTAINER_STARTED_EVENT, c.rec.Id, c.podID)
+	go func() {
+		bg := context.WithoutCancel(ctx)
+		r.nri.event(bg, "post-start", p, c)
+		r.emit(bg, runtimeapi.ContainerEventType_CONTAINER_STARTED_EVENT, c.rec.Id, c.podID)
+	}()
 	return nil
 }
 
@@ -165,6 +173,9 @@ func (r *Runtime) recordExit(c *container, s *shim.Shim, st exitStatus) {
 	}
 	c.mu.Unlock()
 	log.L.WithField("container", id).WithField("exit", st.code).Debug("container exited")
+	if p, err := r.lookupPod(c.podID); err == nil {
+		r.nri.event(ctx, "stop", p, c)
+	}
 	r.emit(ctx, runtimeapi.ContainerEventType_CONTAINER_STOPPED_EVENT, id, c.podID)
 }
 
@@ -237,6 +248,9 @@ func (r *Runtime) RemoveContainer(ctx context.Context, id string) error {
 	}
 	if err := r.stopContainer(ctx, c, 0); err != nil {
 		return err
+	}
+	if p, err := r.lookupPod(c.podID); err == nil {
+		r.nri.event(ctx, "remove", p, c)
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()

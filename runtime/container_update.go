@@ -16,12 +16,25 @@ import (
 // UpdateContainerResources changes a container's CPU and memory limits,
 // in the running task and in what is reported and persisted.
 func (r *Runtime) UpdateContainerResources(ctx context.Context, id string, res *runtimeapi.LinuxContainerResources) error {
+	return r.updateResources(ctx, id, res, true)
+}
+
+// updateResources applies an update; withNRI lets NRI plugins amend it
+// first (not for the updates they ask for themselves).
+func (r *Runtime) updateResources(ctx context.Context, id string, res *runtimeapi.LinuxContainerResources, withNRI bool) error {
 	c, err := r.lookupContainer(id)
 	if err != nil {
 		return err
 	}
 	if res == nil {
 		return nil
+	}
+	p, _ := r.lookupPod(c.podID)
+	if withNRI && p != nil {
+		if res, err = r.nri.updateContainer(ctx, p, c, res); err != nil {
+			return fmt.Errorf("NRI UpdateContainer: %w", err)
+		}
+		defer r.nri.event(context.WithoutCancel(ctx), "post-update", p, c)
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -122,6 +122,9 @@ func (r *Runtime) RunPodSandbox(ctx context.Context, cfg *runtimeapi.PodSandboxC
 		return "", err
 	}
 	phases.mark("record")
+	if err := r.nri.runPod(ctx, p); err != nil {
+		return "", fmt.Errorf("NRI RunPodSandbox: %w", err)
+	}
 	r.mu.Lock()
 	r.pods[id] = p
 	r.mu.Unlock()

@@ -53,6 +53,11 @@ func (r *Runtime) StopPodSandbox(ctx context.Context, id string) error {
 			return fmt.Errorf("stop container %s: %w", c.rec.Id, err)
 		}
 	}
+	if p.shim.Load() != nil {
+		if err := r.nri.stopPod(ctx, p); err != nil {
+			log.G(ctx).WithError(err).WithField("pod", p.rec.Id).Warn("NRI StopPodSandbox")
+		}
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if s := p.shim.Load(); s != nil {
@@ -112,6 +117,9 @@ func (r *Runtime) RemovePodSandbox(ctx context.Context, id string) error {
 		if err := r.RemoveContainer(ctx, c.rec.Id); err != nil {
 			return err
 		}
+	}
+	if err := r.nri.removePod(ctx, p); err != nil {
+		log.G(ctx).WithError(err).WithField("pod", p.rec.Id).Warn("NRI RemovePodSandbox")
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()

@@ -36,6 +36,7 @@ type Runtime struct {
 	handlers map[string]handler
 	events   *eventHub
 	stats    *statsCache
+	nri      *nriHooks // nil when NRI is off
 
 	// closing is set when the daemon shuts down: the shim connections it
 	// closes then must not read as dead shims.
@@ -115,6 +116,10 @@ func New(ctx context.Context, cfg *config.Config) (_ *Runtime, retErr error) {
 		r.shims.Close()
 		return nil, fmt.Errorf("recover state: %w", err)
 	}
+	if err := r.startNRI(cfg.NRI); err != nil {
+		r.shims.Close()
+		return nil, err
+	}
 	return r, nil
 }
 
@@ -124,6 +129,7 @@ func (r *Runtime) Config() *config.Config { return r.cfg }
 // Close releases the stores. Pods and containers keep running.
 func (r *Runtime) Close() error {
 	r.closing.Store(true)
+	r.nri.stop()
 	r.mu.Lock()
 	for _, p := range r.pods {
 		if s := p.shim.Load(); s != nil {

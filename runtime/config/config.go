@@ -40,6 +40,17 @@ type Config struct {
 	Streaming Streaming `toml:"streaming"`
 	// Metrics configures the optional Prometheus endpoint.
 	Metrics Metrics `toml:"metrics"`
+	// NRI configures the Node Resource Interface plugin socket.
+	NRI NRI `toml:"nri"`
+}
+
+// NRI configures NRI (github.com/containerd/nri): plugins observe and adjust
+// pods and containers through a socket wincri serves.
+type NRI struct {
+	Enable           bool   `toml:"enable"`
+	SocketPath       string `toml:"socket_path"`
+	PluginPath       string `toml:"plugin_path"`
+	PluginConfigPath string `toml:"plugin_config_path"`
 }
 
 // Runtime is one runtime handler.
@@ -121,6 +132,7 @@ func Default() *Config {
 			ConfDir: defaultCNIConfDir,
 		},
 		Streaming: Streaming{Address: "127.0.0.1:0"},
+		NRI:       NRI{SocketPath: defaultNRISocket, PluginPath: defaultNRIPluginPath, PluginConfigPath: defaultNRIConfPath},
 	}
 }
 
@@ -261,6 +273,15 @@ default_runtime = {{q .DefaultRuntime}}
   address = {{q .Metrics.Address}}
   # Also serve Go's profiler at /debug/pprof/ on that address.
   pprof = {{.Metrics.Pprof}}
+
+[nri]
+  # Serve NRI (Node Resource Interface) so plugins can observe and adjust pods
+  # and containers, as on containerd and CRI-O. Off by default.
+  enable = {{.NRI.Enable}}
+  socket_path = {{q .NRI.SocketPath}}
+  # Plugins started by wincri, and their configuration.
+  plugin_path = {{q .NRI.PluginPath}}
+  plugin_config_path = {{q .NRI.PluginConfigPath}}
 
 # Runtime handlers: [runtimes.NAME] is the RuntimeClass handler NAME.
 #   shim     runtime-v2 shim binary (name in PATH or a path)

@@ -6,6 +6,9 @@ const (
 	defaultListen             = "unix:///run/wincri/wincri.sock"
 	defaultRegistryConfigPath = "/etc/wincri/certs.d"
 	defaultCNIConfDir         = "/etc/cni/net.d"
+	defaultNRISocket          = `/var/run/nri/nri.sock`
+	defaultNRIPluginPath      = `/opt/nri/plugins`
+	defaultNRIConfPath        = `/etc/nri/conf.d`
 	defaultRuntimeName        = "runc"
 )
 

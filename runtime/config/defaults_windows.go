@@ -6,6 +6,9 @@ const (
 	defaultListen             = "npipe:////./pipe/wincri"
 	defaultRegistryConfigPath = `C:\ProgramData\wincri\certs.d`
 	defaultCNIConfDir         = `C:\ProgramData\wincri\cni\conf`
+	defaultNRISocket          = `\\.\pipe\nri`
+	defaultNRIPluginPath      = `C:\ProgramData\wincri\nri\plugins`
+	defaultNRIConfPath        = `C:\ProgramData\wincri\nri\conf.d`
 	defaultRuntimeName        = "runhcs-wcow-process"
 )
 

@@ -7,6 +7,7 @@
 //	testproc echo ARGS...   print ARGS (stdout) and "err" (stderr)
 //	testproc exit N [SECS]  exit with status N, after SECS seconds
 //	testproc tick           print "tick N" every 100ms forever
+//	testproc env            print the environment
 //	testproc spin           burn a CPU forever
 //	testproc sleep SECS     sleep
 //	testproc cat FILE       print a file
@@ -56,6 +57,10 @@ func main() {
 		for i := 0; ; i++ {
 			fmt.Printf("tick %d\n", i)
 			time.Sleep(100 * time.Millisecond)
+		}
+	case "env":
+		for _, e := range os.Environ() {
+			fmt.Println(e)
 		}
 	case "spin":
 		for {
