@@ -2,15 +2,12 @@ package shim
 
 import (
 	"context"
-	"errors"
-	"io"
 	"net"
 	"os"
 	"path/filepath"
 	"syscall"
 
 	"github.com/containerd/fifo"
-	"github.com/containerd/log"
 	"golang.org/x/sys/unix"
 )
 
@@ -26,13 +23,7 @@ func copyShimLog(ctx context.Context, _, id, bundle string) (func(), error) {
 	if err != nil {
 		return nil, err
 	}
-	go func() {
-		w := log.G(ctx).WithField("shim", id).WriterLevel(log.DebugLevel)
-		defer w.Close()
-		if _, err := io.Copy(w, f); err != nil && !errors.Is(err, os.ErrClosed) && !errors.Is(err, fifo.ErrReadClosed) {
-			log.G(ctx).WithError(err).WithField("shim", id).Debug("shim log copy ended")
-		}
-	}()
+	go forwardShimLog(ctx, id, f)
 	return func() { f.Close() }, nil
 }
 

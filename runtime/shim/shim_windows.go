@@ -3,13 +3,11 @@ package shim
 import (
 	"context"
 	"fmt"
-	"io"
 	"net"
 	"syscall"
 	"time"
 
 	"github.com/Microsoft/go-winio"
-	"github.com/containerd/log"
 )
 
 func sysProcAttr() *syscall.SysProcAttr { return nil }
@@ -36,9 +34,7 @@ func copyShimLog(ctx context.Context, ns, id, _ string) (func(), error) {
 			}
 		}
 		go func() { <-ctx.Done(); c.Close() }()
-		w := log.G(ctx).WithField("shim", id).WriterLevel(log.DebugLevel)
-		defer w.Close()
-		io.Copy(w, c)
+		forwardShimLog(ctx, id, c)
 	}()
 	return cancel, nil
 }
