@@ -14,8 +14,11 @@ import (
 )
 
 // maxLogLine is where a log line is split into partial (P) entries, as
-// kubelet's and containerd's writers do.
-const maxLogLine = 16 * 1024
+// kubelet's and containerd's writers do; readBuf is what is read at once.
+const (
+	maxLogLine = 16 * 1024
+	readBuf    = 4096
+)
 
 // LogFile is a CRI-format log file (`<RFC3339Nano> <stream> <P|F> <line>`)
 // that can be reopened after kubelet rotates it.
@@ -89,14 +92,22 @@ func (l *LogFile) writeEntry(stream string, partial bool, line []byte) {
 }
 
 // Copy writes every line read from r into the log as stream ("stdout" or
-// "stderr") until r ends.
+// "stderr") until r ends. Lines longer than maxLogLine become partial (P)
+// entries. It reads through a small buffer and grows a line buffer only for
+// long lines, so a quiet container costs little.
 func (l *LogFile) Copy(stream string, r io.Reader) error {
-	br := bufio.NewReaderSize(r, maxLogLine)
+	br := bufio.NewReaderSize(r, readBuf)
+	var line []byte
 	for {
-		line, isPrefix, err := br.ReadLine()
+		chunk, isPrefix, err := br.ReadLine()
+		line = append(line, chunk...)
+		if isPrefix && len(line) < maxLogLine {
+			continue
+		}
 		if len(line) > 0 || (err == nil && !isPrefix) {
 			l.writeEntry(stream, isPrefix, line)
 		}
+		line = line[:0]
 		if err != nil {
 			if errors.Is(err, io.EOF) {
 				return nil
