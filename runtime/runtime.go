@@ -13,7 +13,6 @@ import (
 	"sync/atomic"
 
 	"github.com/containerd/log"
-	"google.golang.org/protobuf/proto"
 
 	"github.com/wincri/wincri/network"
 	"github.com/wincri/wincri/runtime/config"
@@ -172,5 +171,3 @@ func logErr(ctx context.Context, err error, msg string, fields ...any) {
 	}
 	e.Warn(msg)
 }
-
-var _ = proto.Clone

@@ -18,14 +18,34 @@ const statsMaxAge = time.Second
 
 // statsCache keeps each object's last reading for statsMaxAge, so that
 // kubelet's and HPA's frequent lists do not all go to the shims.
+// Writable-layer sizes are cached the same way: measuring walks the layer.
 type statsCache struct {
 	sampler *stats.Sampler
 	mu      sync.Mutex
 	usage   map[string]stats.Usage
+	layers  map[string]layerUsage
+}
+
+type layerUsage struct {
+	at time.Time
+	fs *runtimeapi.FilesystemUsage
 }
 
 func newStatsCache() *statsCache {
-	return &statsCache{sampler: stats.NewSampler(), usage: map[string]stats.Usage{}}
+	return &statsCache{sampler: stats.NewSampler(), usage: map[string]stats.Usage{}, layers: map[string]layerUsage{}}
+}
+
+// forget drops what is known of removed objects (container ids, pod ids).
+func (c *statsCache) forget(ids ...string) {
+	c.mu.Lock()
+	for _, id := range ids {
+		delete(c.usage, id)
+		delete(c.layers, id)
+	}
+	c.mu.Unlock()
+	for _, id := range ids {
+		c.sampler.Forget(id)
+	}
 }
 
 // taskUsage reads a task's CPU, memory and pids through its shim, from the
@@ -80,19 +100,31 @@ func (r *Runtime) containerStats(ctx context.Context, c *container) *runtimeapi.
 	return cs
 }
 
-// writableLayer measures a container's writable snapshot.
+// writableLayer measures a container's writable snapshot, from the cache
+// when fresh (the answer is shared read-only between responses).
 func (r *Runtime) writableLayer(ctx context.Context, rec *records.Container) *runtimeapi.FilesystemUsage {
+	r.stats.mu.Lock()
+	l, ok := r.stats.layers[rec.Id]
+	r.stats.mu.Unlock()
+	if ok && time.Since(l.at) < statsMaxAge {
+		return l.fs
+	}
 	sn := r.Images.Client().SnapshotService(r.Images.Snapshotter())
 	u, err := sn.Usage(nsCtx(ctx), rec.SnapshotKey)
 	if err != nil {
 		return nil
 	}
-	return &runtimeapi.FilesystemUsage{
-		Timestamp:  time.Now().UnixNano(),
+	now := time.Now()
+	fs := &runtimeapi.FilesystemUsage{
+		Timestamp:  now.UnixNano(),
 		FsId:       &runtimeapi.FilesystemIdentifier{Mountpoint: r.Images.SnapshotRoot()},
 		UsedBytes:  &runtimeapi.UInt64Value{Value: uint64(u.Size)},
 		InodesUsed: &runtimeapi.UInt64Value{Value: uint64(u.Inodes)},
 	}
+	r.stats.mu.Lock()
+	r.stats.layers[rec.Id] = layerUsage{at: now, fs: fs}
+	r.stats.mu.Unlock()
+	return fs
 }
 
 // ListContainerStats reports the containers matching the filter, reading

@@ -34,7 +34,7 @@ func (r *Runtime) podStats(ctx context.Context, p *pod) *runtimeapi.PodSandboxSt
 		Memory:     total.Mem,
 		Process:    &runtimeapi.ProcessUsage{Timestamp: total.At.UnixNano(), ProcessCount: &runtimeapi.UInt64Value{Value: total.Pids}},
 		Containers: cstats,
-		Network:    podNetwork(rec.Pid, rec.NetnsPath != ""),
+		Network:    podNetwork(rec),
 	}
 	return ps
 }

@@ -5,7 +5,6 @@ import (
 	"time"
 
 	taskapi "github.com/containerd/containerd/api/runtime/task/v3"
-	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/wincri/wincri/stats"
 )
@@ -22,5 +21,3 @@ func decodeShimStats(resp *taskapi.StatsResponse, at time.Time) (stats.Usage, er
 	}
 	return stats.WindowsToUsage(c), nil
 }
-
-func podNetwork(uint32, bool) *runtimeapi.NetworkUsage { return nil }
