@@ -46,7 +46,7 @@ func (l *LogFile) Reopen() error {
 	if err := os.MkdirAll(filepath.Dir(l.path), 0o755); err != nil {
 		return err
 	}
-	f, err := os.OpenFile(l.path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o640)
+	f, err := openAppend(l.path)
 	if err != nil {
 		return err
 	}
