@@ -2,8 +2,11 @@ package runtime
 
 import (
 	"context"
+	"fmt"
+	"runtime/debug"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	taskapi "github.com/containerd/containerd/api/runtime/task/v3"
@@ -150,14 +153,25 @@ func (r *Runtime) ListContainerStats(ctx context.Context, f *runtimeapi.Containe
 	return out
 }
 
-// parallel runs fn(0..n-1) on up to 8 goroutines.
+// parallel runs fn(0..n-1) on up to 8 goroutines. A panic in fn is raised
+// again in the caller's goroutine (where the CRI server turns it into an
+// Internal error) instead of ending the daemon.
 func parallel(n int, fn func(int)) {
 	work := make(chan int)
 	var wg sync.WaitGroup
+	var panicked atomic.Pointer[string]
 	for w := 0; w < min(n, 8); w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			defer func() {
+				if v := recover(); v != nil {
+					msg := fmt.Sprintf("%v\n%s", v, debug.Stack())
+					panicked.CompareAndSwap(nil, &msg)
+					for range work { // let the feeder finish
+					}
+				}
+			}()
 			for i := range work {
 				fn(i)
 			}
@@ -168,4 +182,7 @@ func parallel(n int, fn func(int)) {
 	}
 	close(work)
 	wg.Wait()
+	if msg := panicked.Load(); msg != nil {
+		panic(*msg)
+	}
 }

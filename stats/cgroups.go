@@ -70,6 +70,11 @@ func memoryUsage(at time.Time, usage, inactiveFile, limit, rss, faults, majFault
 	return m
 }
 
+// Empty is a reading of nothing running: zero CPU, memory and processes.
+func Empty(at time.Time) Usage {
+	return Usage{At: at, Mem: memoryUsage(at, 0, 0, 0, 0, 0, 0), valid: true}
+}
+
 // Valid says whether the reading holds data.
 func (u Usage) Valid() bool { return u.valid }
 
@@ -83,6 +88,7 @@ func (p *Sampler) CPU(id string, u Usage) *runtimeapi.CpuUsage {
 }
 
 // Add sums two readings (a pod's containers); the later timestamp wins.
+// Either may be empty (no memory reading yet).
 func (u Usage) Add(o Usage) Usage {
 	add := func(a, b *runtimeapi.UInt64Value) *runtimeapi.UInt64Value {
 		return &runtimeapi.UInt64Value{Value: a.GetValue() + b.GetValue()}
@@ -93,11 +99,11 @@ func (u Usage) Add(o Usage) Usage {
 	}
 	s.Mem = &runtimeapi.MemoryUsage{
 		Timestamp:       s.At.UnixNano(),
-		WorkingSetBytes: add(u.Mem.WorkingSetBytes, o.Mem.WorkingSetBytes),
-		UsageBytes:      add(u.Mem.UsageBytes, o.Mem.UsageBytes),
-		RssBytes:        add(u.Mem.RssBytes, o.Mem.RssBytes),
-		PageFaults:      add(u.Mem.PageFaults, o.Mem.PageFaults),
-		MajorPageFaults: add(u.Mem.MajorPageFaults, o.Mem.MajorPageFaults),
+		WorkingSetBytes: add(u.Mem.GetWorkingSetBytes(), o.Mem.GetWorkingSetBytes()),
+		UsageBytes:      add(u.Mem.GetUsageBytes(), o.Mem.GetUsageBytes()),
+		RssBytes:        add(u.Mem.GetRssBytes(), o.Mem.GetRssBytes()),
+		PageFaults:      add(u.Mem.GetPageFaults(), o.Mem.GetPageFaults()),
+		MajorPageFaults: add(u.Mem.GetMajorPageFaults(), o.Mem.GetMajorPageFaults()),
 	}
 	return s
 }

@@ -46,3 +46,13 @@ func TestFromShimMetrics(t *testing.T) {
 		t.Errorf("unlimited: %+v", m)
 	}
 }
+
+// A pod without pause starts its sum from an empty reading.
+func TestAddToEmpty(t *testing.T) {
+	at := time.Unix(10, 0)
+	c := Usage{At: at, CPU: 5, Pids: 2, valid: true, Mem: memoryUsage(at, 100, 10, 0, 50, 3, 1)}
+	sum := Usage{At: at.Add(-time.Second)}.Add(c)
+	if !sum.Valid() || sum.CPU != 5 || sum.Pids != 2 || sum.Mem.WorkingSetBytes.GetValue() != 90 || sum.Mem.RssBytes.GetValue() != 50 || !sum.At.Equal(at) {
+		t.Errorf("empty + container = %+v", sum)
+	}
+}
