@@ -65,4 +65,4 @@ clean:
 
 # Regenerate proto/ Go code (needs protoc and protoc-gen-go).
 proto:
-	protoc --go_out=. --go_opt=paths=source_relative proto/records/records.proto
+	protoc -I proto --go_out=proto --go_opt=paths=source_relative records/records.proto

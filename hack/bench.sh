@@ -4,6 +4,10 @@
 # through ../shared/harness/bench.sh (critest -benchmark). Prints per-call
 # p50/p99 for both with the ratio wincri/containerd, and "container from
 # scratch". BENCH_PARAMS picks the harness's params file (serial by default).
+# critest's benchmark pods share one PID namespace (its zero-value config),
+# which needs a pause process; hack/density then measures pods shaped as
+# kubelet sends them by default (a PID namespace per container), one after
+# the other (SERIAL_PODS) and DENSITY_PODS x DENSITY_CONTAINERS 4 at a time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$PWD
@@ -18,7 +22,7 @@ mkdir -p "$out"
 hack/install-deps.sh
 make -s build
 go build -o bin/density ./hack/density
-pods=${DENSITY_PODS:-110} ctrs=${DENSITY_CONTAINERS:-2}
+pods=${DENSITY_PODS:-110} ctrs=${DENSITY_CONTAINERS:-2} serial=${SERIAL_PODS:-40}
 
 ctrd=${CTRD_BIN:-$work/ctrd-2.4.2/containerd}
 if [ ! -x "$ctrd" ]; then
@@ -31,6 +35,7 @@ runc=$(command -v runc)
 echo "bench: containerd $("$ctrd" --version | awk '{print $3}')"
 ep=$(CTRD_BIN=$ctrd RUNC_BINARY=$runc "$H/containerd-ref.sh" start)
 BENCH_PARAMS=$params "$H/bench.sh" "$ep" > "$out/containerd.txt" 2>&1 || true
+bin/density -endpoint "$ep" -serial "$serial" > "$out/containerd-serial.txt" 2>&1 || true
 ctrd_dir=$(dirname "${ep#unix://}")
 bin/density -endpoint "$ep" -pods "$pods" -containers "$ctrs" -daemon-pid "$(cat "$work/run/containerd.pid")" -shim-match "$ctrd_dir" > "$out/containerd-density.txt" 2>&1 || true
 bin/density -endpoint "$ep" -cleanup >/dev/null 2>&1 || true
@@ -59,6 +64,7 @@ wpid=$!
 for _ in $(seq 100); do [ -S /run/wincri-bench/wincri.sock ] && break; sleep 0.1; done
 wep=unix:///run/wincri-bench/wincri.sock
 BENCH_PARAMS=$params "$H/bench.sh" "$wep" > "$out/wincri.txt" 2>&1 || true
+bin/density -endpoint "$wep" -serial "$serial" > "$out/wincri-serial.txt" 2>&1 || true
 bin/density -endpoint "$wep" -pods "$pods" -containers "$ctrs" -daemon-pid $wpid -shim-match /run/wincri-bench > "$out/wincri-density.txt" 2>&1 || true
 # Reattach: kill -9 with every pod running, restart, time until all are listed ready.
 kill -KILL $wpid; wait $wpid 2>/dev/null || true
@@ -71,5 +77,6 @@ ip link delete wincri-b0 2>/dev/null || true
 
 echo "bench: results in $out"
 awk -f hack/benchcompare.awk "$out/containerd.txt" "$out/wincri.txt"
+awk -f hack/serialcompare.awk "$out/containerd-serial.txt" "$out/wincri-serial.txt"
 echo "== containerd"; cat "$out/containerd-density.txt"
 echo "== wincri"; cat "$out/wincri-density.txt"

@@ -37,7 +37,7 @@ func (r *Runtime) CreateContainer(ctx context.Context, podID string, cfg *runtim
 		return "", err
 	}
 	prec := p.snapshot()
-	if prec.State != records.PodState_POD_READY || p.shim.Load() == nil {
+	if prec.State != records.PodState_POD_READY || (p.shim.Load() == nil && !prec.NoPause) {
 		return "", fmt.Errorf("pod sandbox %s is not ready: %w", prec.Id, errdefs.ErrFailedPrecondition)
 	}
 	h, err := r.handlerFor(prec.RuntimeHandler)
@@ -81,7 +81,7 @@ func (r *Runtime) CreateContainer(ctx context.Context, podID string, cfg *runtim
 	if _, err := r.prepareSnapshot(ctx, id, img.ChainID, un.snapshotOpts()...); err != nil {
 		return "", err
 	}
-	spec, err := r.containerSpec(ctx, specInput{id: id, podID: prec.Id, podCfg: p.cfg, image: img, netns: prec.NetnsPath, podDir: r.podDir(prec.Id), pausePid: prec.Pid, userns: un}, cfg)
+	spec, err := r.containerSpec(ctx, specInput{id: id, podID: prec.Id, podCfg: p.cfg, image: img, netns: prec.NetnsPath, podDir: r.podDir(prec.Id), pausePid: prec.Pid, podNS: podNamespacePaths(prec, r.podDir(prec.Id)), userns: un}, cfg)
 	if err != nil {
 		return "", err
 	}

@@ -22,7 +22,10 @@ func (r *Runtime) StartContainer(ctx context.Context, id string) (retErr error) 
 	if err != nil {
 		return err
 	}
-	s := r.podShim(c.podID)
+	s, err := r.ensurePodShim(ctx, c.podID)
+	if err != nil {
+		return err
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.rec.State != records.ContainerState_CONTAINER_CREATED {
@@ -48,6 +51,7 @@ func (r *Runtime) StartContainer(ctx context.Context, id string) (retErr error) 
 	if err != nil {
 		return err
 	}
+	phases := newPhases()
 	if err := r.attachOutput(ctx, c); err != nil {
 		return err
 	}
@@ -63,18 +67,23 @@ func (r *Runtime) StartContainer(ctx context.Context, id string) (retErr error) 
 	if err := r.nri.startContainer(ctx, p, c); err != nil {
 		return fmt.Errorf("NRI StartContainer: %w", err)
 	}
+	phases.mark("prepare")
 	if _, err := createTask(ctx, s, h, c.rec.Id, r.bundleDir(c.rec.Id), mounts, streams); err != nil {
 		return err
 	}
+	phases.mark("create")
 	failpoint.Crash("container-start-after-task")
 	pid, err := startTask(ctx, s, c.rec.Id)
 	if err != nil {
 		return err
 	}
+	phases.mark("start")
 	c.rec.Pid, c.rec.State, c.rec.StartedAt = pid, records.ContainerState_CONTAINER_RUNNING, time.Now().UnixNano()
 	if err := r.persistContainer(c); err != nil {
 		return err
 	}
+	phases.mark("record")
+	log.G(ctx).WithField("container", c.rec.Id).WithField("phases", phases).Info("container started")
 	c.exited = make(chan struct{})
 	go r.watchContainer(c, s)
 	go func() {

@@ -5,10 +5,12 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/containerd/errdefs"
 	"github.com/containerd/log"
+	"github.com/opencontainers/runtime-spec/specs-go"
 	"google.golang.org/protobuf/proto"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
@@ -20,9 +22,10 @@ import (
 	"github.com/wincri/wincri/runtime/shim"
 )
 
-// RunPodSandbox creates and starts a pod sandbox: its network namespace and
-// CNI network, and the pause container in a new shim. Whatever fails undoes
-// what was done; a crash midway is undone at the next start.
+// RunPodSandbox creates and starts a pod sandbox: its namespaces, CNI
+// network and shim, and the pause container where the pod needs one. CNI
+// runs while the shim and pause start. Whatever fails undoes what was done;
+// a crash midway is undone at the next start.
 func (r *Runtime) RunPodSandbox(ctx context.Context, cfg *runtimeapi.PodSandboxConfig, handlerName string) (_ string, retErr error) {
 	md := cfg.GetMetadata()
 	if md.GetName() == "" || md.GetNamespace() == "" || md.GetUid() == "" {
@@ -44,8 +47,10 @@ func (r *Runtime) RunPodSandbox(ctx context.Context, cfg *runtimeapi.PodSandboxC
 	if err := r.reserveName(name, id); err != nil {
 		return "", err
 	}
+	pauseWhy := r.needsPause(cfg, un)
 	p := &pod{cfg: cfg, exited: make(chan struct{}), rec: &records.Pod{
 		Id: id, Config: raw, RuntimeHandler: h.name, State: records.PodState_POD_CREATING, CreatedAt: time.Now().UnixNano(),
+		NoPause: pauseWhy == "",
 	}}
 	if err := r.persistPod(p); err != nil {
 		r.releaseName(name, id)
@@ -60,11 +65,6 @@ func (r *Runtime) RunPodSandbox(ctx context.Context, cfg *runtimeapi.PodSandboxC
 		}
 	}()
 	phases := newPhases()
-	img, err := r.ensureImage(ctx, r.cfg.SandboxImage)
-	if err != nil {
-		return "", fmt.Errorf("sandbox image: %w", err)
-	}
-	p.rec.ImageId = img.ID
 	podDir := r.podDir(id)
 	if err := writePodFiles(podDir, cfg); err != nil {
 		return "", err
@@ -72,52 +72,44 @@ func (r *Runtime) RunPodSandbox(ctx context.Context, cfg *runtimeapi.PodSandboxC
 	if err := mountPodShm(podDir, cfg); err != nil {
 		return "", fmt.Errorf("mount pod /dev/shm: %w", err)
 	}
-	phases.mark("files")
-	if err := r.setUpNetwork(ctx, p); err != nil {
-		return "", err
-	}
-	phases.mark("network")
-	rootfs, err := r.prepareSnapshot(ctx, id, img.ChainID, un.snapshotOpts()...)
-	if err != nil {
-		return "", err
-	}
-	usernsPath := ""
-	if un != nil && p.rec.NetnsPath != "" {
-		if usernsPath, err = pinUserns(podDir, p.rec.NetnsPath); err != nil {
+	if p.rec.NoPause {
+		if err := pinPodNamespaces(podDir, cfg); err != nil {
 			return "", err
 		}
 	}
-	spec, err := r.sandboxSpec(ctx, specInput{id: id, podID: id, podCfg: cfg, image: img, netns: p.rec.NetnsPath, podDir: podDir, userns: un, usernsPath: usernsPath})
+	phases.mark("files")
+	networkDone, err := r.setUpNetwork(ctx, p)
 	if err != nil {
 		return "", err
 	}
-	if err := r.writeBundle(id, spec); err != nil {
-		return "", err
+	// Registered after the teardown above, so it runs first: CNI ADD must
+	// have finished before its DEL.
+	defer func() {
+		if retErr != nil {
+			networkDone()
+		}
+	}()
+	if networkBeforePause {
+		if err := networkDone(); err != nil {
+			return "", err
+		}
 	}
-	phases.mark("rootfs")
-	// Record the shim before starting it: a crash right after the start
-	// must still find it (see teardownPod).
-	p.rec.Shim = &records.Shim{Binary: h.shim, Bundle: r.bundleDir(id)}
-	if err := r.persistPod(p); err != nil {
-		return "", err
+	phases.mark("netns")
+	var s *shim.Shim
+	if p.rec.NoPause {
+		s, err = r.startPodShim(ctx, p, h)
+	} else {
+		s, err = r.startPause(ctx, p, h, un)
 	}
-	s, err := r.shims.Start(ctx, id, h.shim, r.bundleDir(id), h.opts)
 	if err != nil {
 		return "", err
 	}
 	phases.mark("shim")
-	p.shim.Store(s)
-	p.rec.Shim = s.Info // the address is persisted with the READY state
-	failpoint.Crash("pod-after-shim")
-	if _, err := createTask(ctx, s, h, id, r.bundleDir(id), rootfs, cio.Streams{}); err != nil {
+	if err := networkDone(); err != nil {
 		return "", err
 	}
-	pid, err := startTask(ctx, s, id)
-	if err != nil {
-		return "", err
-	}
-	phases.mark("task")
-	p.rec.Pid, p.rec.State = pid, records.PodState_POD_READY
+	phases.mark("network")
+	p.rec.State = records.PodState_POD_READY
 	if err := r.persistPod(p); err != nil {
 		return "", err
 	}
@@ -129,33 +121,121 @@ func (r *Runtime) RunPodSandbox(ctx context.Context, cfg *runtimeapi.PodSandboxC
 	r.pods[id] = p
 	r.mu.Unlock()
 	go r.watchSandbox(p, s)
-	log.G(ctx).WithField("pod", id).WithField("name", name).WithField("phases", phases).Info("pod sandbox running")
+	e := log.G(ctx).WithField("pod", id).WithField("name", name).WithField("phases", phases)
+	if !p.rec.NoPause {
+		e = e.WithField("pause", pauseWhy)
+	}
+	e.Info("pod sandbox running")
 	return id, nil
 }
 
-// setUpNetwork creates the pod's network namespace and runs CNI ADD,
-// recording each step so a crash leaves nothing untracked.
-func (r *Runtime) setUpNetwork(ctx context.Context, p *pod) error {
+// startPause starts the pod's shim and its pause container.
+func (r *Runtime) startPause(ctx context.Context, p *pod, h handler, un *userns) (*shim.Shim, error) {
+	id, podDir := p.rec.Id, r.podDir(p.rec.Id)
+	img, err := r.ensureImage(ctx, r.cfg.SandboxImage)
+	if err != nil {
+		return nil, fmt.Errorf("sandbox image: %w", err)
+	}
+	p.rec.ImageId = img.ID
+	rootfs, err := r.prepareSnapshot(ctx, id, img.ChainID, un.snapshotOpts()...)
+	if err != nil {
+		return nil, err
+	}
+	usernsPath := ""
+	if un != nil && p.rec.NetnsPath != "" {
+		if usernsPath, err = pinUserns(podDir, p.rec.NetnsPath); err != nil {
+			return nil, err
+		}
+	}
+	spec, err := r.sandboxSpec(ctx, specInput{id: id, podID: id, podCfg: p.cfg, image: img, netns: p.rec.NetnsPath, podDir: podDir, userns: un, usernsPath: usernsPath})
+	if err != nil {
+		return nil, err
+	}
+	if err := r.writeBundle(id, spec); err != nil {
+		return nil, err
+	}
+	s, err := r.startShim(ctx, p, h)
+	if err != nil {
+		return nil, err
+	}
+	failpoint.Crash("pod-after-shim")
+	if _, err := createTask(ctx, s, h, id, r.bundleDir(id), rootfs, cio.Streams{}); err != nil {
+		return nil, err
+	}
+	if p.rec.Pid, err = startTask(ctx, s, id); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// startPodShim starts the shim of a pod without pause: its bundle holds
+// only the annotations the shim groups tasks by.
+func (r *Runtime) startPodShim(ctx context.Context, p *pod, h handler) (*shim.Shim, error) {
+	id := p.rec.Id
+	spec := &specs.Spec{Version: specs.Version, Annotations: podAnnotations(id, p.cfg, map[string]string{annContainerType: "sandbox"})}
+	if err := r.writeBundle(id, spec); err != nil {
+		return nil, err
+	}
+	s, err := r.startShim(ctx, p, h)
+	if err != nil {
+		return nil, err
+	}
+	failpoint.Crash("pod-after-shim")
+	return s, nil
+}
+
+// startShim starts the pod's shim. It is recorded before it starts: a crash
+// right after the start must still find it (see reachShim). The address is
+// persisted by the caller.
+func (r *Runtime) startShim(ctx context.Context, p *pod, h handler) (*shim.Shim, error) {
+	id := p.rec.Id
+	p.rec.Shim = &records.Shim{Binary: h.shim, Bundle: r.bundleDir(id)}
+	if err := r.persistPod(p); err != nil {
+		return nil, err
+	}
+	s, err := r.shims.Start(ctx, id, h.shim, r.bundleDir(id), h.opts)
+	if err != nil {
+		return nil, err
+	}
+	p.shim.Store(s)
+	p.rec.Shim = s.Info
+	return s, nil
+}
+
+// setUpNetwork creates the pod's network namespace, recorded so a crash
+// leaves nothing untracked, and starts CNI ADD in it. The returned function
+// waits for ADD (it may be called more than once).
+func (r *Runtime) setUpNetwork(ctx context.Context, p *pod) (func() error, error) {
 	np := netPod(p.rec.Id, p.cfg)
 	if np.HostNetwork {
-		return nil
+		return func() error { return nil }, nil
 	}
 	ns, err := r.net.NewNamespace(ctx, np)
 	if err != nil {
-		return fmt.Errorf("create network namespace: %w", err)
+		return nil, fmt.Errorf("create network namespace: %w", err)
 	}
 	p.rec.NetnsPath = ns
 	p.rec.NetworkSetUp = true // DEL must run from here on, even if ADD fails midway
 	if err := r.persistPod(p); err != nil {
-		return err
+		return nil, err
 	}
-	att, err := r.net.Attach(ctx, np, ns)
-	if err != nil {
-		return err
-	}
-	p.rec.Ips = att.IPs // persisted with the READY state
-	failpoint.Crash("pod-after-network")
-	return nil
+	done := make(chan *network.Attachment, 1)
+	var attachErr error
+	go func() {
+		att, err := r.net.Attach(ctx, np, ns)
+		attachErr = err
+		done <- att
+	}()
+	var once sync.Once
+	return func() error {
+		once.Do(func() {
+			if att := <-done; attachErr == nil {
+				p.rec.Ips = att.IPs // persisted with the READY state
+				failpoint.Crash("pod-after-network")
+			}
+		})
+		return attachErr
+	}, nil
 }
 
 // teardownPod undoes whatever RunPodSandbox did, as recorded in p.rec.
@@ -167,9 +247,10 @@ func (r *Runtime) teardownPod(ctx context.Context, p *pod) error {
 		s = r.reachShim(ctx, p)
 	}
 	if s != nil {
-		logErr(ctx, killTask(ctx, s, id, 9, true), "kill pause", "pod", id)
-		logErr(ctx, deleteTask(ctx, s, id), "delete pause task", "pod", id)
-		logErr(ctx, s.Shutdown(ctx, id), "shut down shim", "pod", id)
+		r.shutDownPodShim(ctx, p, s)
+	}
+	if p.rec.Shim != nil && !p.rec.NoPause {
+		r.cleanupInterruptedCreate(id, p.rec.Shim)
 	}
 	if p.rec.NetworkSetUp {
 		if err := r.net.Detach(ctx, netPod(id, p.cfg), p.rec.NetnsPath); err != nil {
@@ -186,6 +267,9 @@ func (r *Runtime) teardownPod(ctx context.Context, p *pod) error {
 	if err := unmountPodShm(r.podDir(id)); err != nil {
 		errs = append(errs, err)
 	}
+	if err := unpinPodNamespaces(r.podDir(id)); err != nil {
+		errs = append(errs, err)
+	}
 	if err := unmountAll(filepath.Join(r.podDir(id), "userns")); err != nil {
 		errs = append(errs, err)
 	}
@@ -196,6 +280,31 @@ func (r *Runtime) teardownPod(ctx context.Context, p *pod) error {
 		errs = append(errs, os.RemoveAll(r.podDir(id)))
 	}
 	return joinErrs(errs)
+}
+
+// shutDownPodShim kills and deletes the pause task and shuts the shim down.
+// After a crash the shim may still be creating the pause task (it carries
+// on without us) and then ignores Shutdown: this repeats until it is gone.
+func (r *Runtime) shutDownPodShim(ctx context.Context, p *pod, s *shim.Shim) {
+	id := p.rec.Id
+	for attempt := 0; ; attempt++ {
+		if !p.rec.NoPause {
+			logErr(ctx, killTask(ctx, s, id, 9, true), "kill pause", "pod", id)
+			logErr(ctx, deleteTask(ctx, s, id), "delete pause task", "pod", id)
+		}
+		logErr(ctx, s.Shutdown(ctx, id), "shut down shim", "pod", id)
+		if shim.Gone(s.Info, time.Second) {
+			return
+		}
+		if attempt == 4 {
+			log.G(ctx).WithField("pod", id).Warn("pod's shim does not shut down")
+			return
+		}
+		var err error
+		if s, err = r.shims.Connect(ctx, id, s.Info); err != nil {
+			return // gone meanwhile
+		}
+	}
 }
 
 // ensureImage returns the image ref names, pulling it when absent.

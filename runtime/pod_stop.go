@@ -3,6 +3,8 @@ package runtime
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/containerd/errdefs"
@@ -15,8 +17,16 @@ import (
 
 // watchSandbox marks the pod not ready when its pause process exits. It
 // signals the exit before taking the pod's lock: StopPodSandbox holds that
-// lock while it waits for the exit.
+// lock while it waits for the exit. A pod without pause only loses its
+// shim: it stays ready, and its next container starts a new shim.
 func (r *Runtime) watchSandbox(p *pod, s *shim.Shim) {
+	if p.rec.NoPause { // fixed at creation
+		<-s.Dead()
+		if !r.closing.Load() && p.shim.CompareAndSwap(s, nil) {
+			log.L.WithField("pod", p.rec.Id).Warn("pod's shim is gone; its next container starts a new one")
+		}
+		return
+	}
 	st := waitTask(context.Background(), s, p.rec.Id, "")
 	if st.err != nil && r.closing.Load() {
 		return // our own shutdown closed the connection; the pod runs on
@@ -37,6 +47,36 @@ func (r *Runtime) watchSandbox(p *pod, s *shim.Shim) {
 	}
 }
 
+// ensurePodShim returns the pod's shim, starting a new one for a ready pod
+// without pause whose shim is gone (its namespaces outlive it).
+func (r *Runtime) ensurePodShim(ctx context.Context, podID string) (*shim.Shim, error) {
+	p, err := r.lookupPod(podID)
+	if err != nil {
+		return nil, nil
+	}
+	if s := p.shim.Load(); s != nil || !p.rec.NoPause {
+		return s, nil
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if s := p.shim.Load(); s != nil || p.rec.State != records.PodState_POD_READY {
+		return s, nil
+	}
+	h, err := r.handlerFor(p.rec.RuntimeHandler)
+	if err != nil {
+		return nil, err
+	}
+	s, err := r.startPodShim(ctx, p, h)
+	if err != nil {
+		return nil, fmt.Errorf("restart shim of pod %s: %w", p.rec.Id, err)
+	}
+	if err := r.persistPod(p); err != nil {
+		return nil, err
+	}
+	go r.watchSandbox(p, s)
+	return s, nil
+}
+
 // StopPodSandbox stops every container of the pod and the pause process,
 // tears down the pod network and shuts the shim down. Stopping a stopped or
 // unknown pod succeeds.
@@ -53,7 +93,7 @@ func (r *Runtime) StopPodSandbox(ctx context.Context, id string) error {
 			return fmt.Errorf("stop container %s: %w", c.rec.Id, err)
 		}
 	}
-	if p.shim.Load() != nil {
+	if p.shim.Load() != nil || p.snapshot().State == records.PodState_POD_READY {
 		if err := r.nri.stopPod(ctx, p); err != nil {
 			log.G(ctx).WithError(err).WithField("pod", p.rec.Id).Warn("NRI StopPodSandbox")
 		}
@@ -61,18 +101,10 @@ func (r *Runtime) StopPodSandbox(ctx context.Context, id string) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if s := p.shim.Load(); s != nil {
-		if err := killTask(ctx, s, p.rec.Id, 9, true); err != nil && !shimGone(s) {
-			return fmt.Errorf("kill pause of pod %s: %w", p.rec.Id, err)
-		}
-		select {
-		case <-p.exited:
-		case <-time.After(30 * time.Second):
-			return fmt.Errorf("pause of pod %s did not exit: %w", p.rec.Id, context.DeadlineExceeded)
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-		if err := deleteTask(ctx, s, p.rec.Id); err != nil {
-			return fmt.Errorf("delete pause task of pod %s: %w", p.rec.Id, err)
+		if !p.rec.NoPause {
+			if err := r.stopPause(ctx, p, s); err != nil {
+				return err
+			}
 		}
 		// The shim ignores Shutdown while it holds a task: delete whatever
 		// a crash may have left (deleting what is gone succeeds).
@@ -96,8 +128,30 @@ func (r *Runtime) StopPodSandbox(ctx context.Context, id string) error {
 	if err := unmountPodShm(r.podDir(p.rec.Id)); err != nil {
 		return fmt.Errorf("unmount pod /dev/shm: %w", err)
 	}
+	if err := unpinPodNamespaces(r.podDir(p.rec.Id)); err != nil {
+		return fmt.Errorf("release pod namespaces: %w", err)
+	}
 	p.rec.State = records.PodState_POD_NOTREADY
 	return r.persistPod(p)
+}
+
+// stopPause kills the pod's pause process and deletes its task (the caller
+// holds p.mu).
+func (r *Runtime) stopPause(ctx context.Context, p *pod, s *shim.Shim) error {
+	if err := killTask(ctx, s, p.rec.Id, 9, true); err != nil && !shimGone(s) {
+		return fmt.Errorf("kill pause of pod %s: %w", p.rec.Id, err)
+	}
+	select {
+	case <-p.exited:
+	case <-time.After(30 * time.Second):
+		return fmt.Errorf("pause of pod %s did not exit: %w", p.rec.Id, context.DeadlineExceeded)
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	if err := deleteTask(ctx, s, p.rec.Id); err != nil {
+		return fmt.Errorf("delete pause task of pod %s: %w", p.rec.Id, err)
+	}
+	return nil
 }
 
 // RemovePodSandbox stops the pod if needed, then removes its containers and
@@ -148,6 +202,17 @@ func (r *Runtime) cleanupAfterShim(id string, info *records.Shim) {
 	bundle.Bundle = r.bundleDir(id)
 	if _, err := r.shims.Cleanup(ctx, id, bundle); err != nil {
 		log.G(ctx).WithError(err).WithField("id", id).Debug("cleanup after dead shim")
+	}
+}
+
+// cleanupInterruptedCreate runs the shim binary's "delete" for a task the
+// shim began to create (its options are in the bundle) but does not hold:
+// a crash of ours cancelled the creation, which leaves runc's state, a
+// waiting "runc init" and the cgroup behind.
+func (r *Runtime) cleanupInterruptedCreate(id string, info *records.Shim) {
+	if _, err := os.Stat(filepath.Join(r.bundleDir(id), "options.json")); err == nil {
+		log.L.WithField("id", id).Info("cleaning up a task creation a crash interrupted")
+		r.cleanupAfterShim(id, info)
 	}
 }
 

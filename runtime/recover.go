@@ -64,15 +64,21 @@ func (r *Runtime) recover(ctx context.Context) error {
 }
 
 // reattachPod reconnects to the pod's shim; a shim that is gone is cleaned
-// up and the pod marked not ready.
+// up and the pod marked not ready (a pod without pause stays ready while
+// its namespaces are held: its next container starts a new shim).
 func (r *Runtime) reattachPod(ctx context.Context, p *pod) {
 	rec := p.rec
 	switch {
 	case rec.Shim == nil:
-		close(p.exited)
+		r.markShimless(ctx, p)
 		return
 	case rec.Shim.Address == "": // a crash interrupted the shim's start
-		if s := r.reachShim(ctx, p); s != nil {
+		s := r.reachShim(ctx, p)
+		if s != nil && rec.NoPause && rec.State == records.PodState_POD_READY {
+			r.adoptShim(ctx, p, s)
+			return
+		}
+		if s != nil {
 			logErr(ctx, s.Shutdown(ctx, rec.Id), "shut down shim", "pod", rec.Id)
 		}
 		r.markShimless(ctx, p)
@@ -91,13 +97,25 @@ func (r *Runtime) reattachPod(ctx context.Context, p *pod) {
 	go r.watchSandbox(p, s)
 }
 
-// markShimless records that a pod has no shim any more: it is not ready.
-func (r *Runtime) markShimless(ctx context.Context, p *pod) {
-	p.rec.Shim = nil
-	if p.rec.State == records.PodState_POD_READY {
-		p.rec.State = records.PodState_POD_NOTREADY
-	}
+// adoptShim keeps the shim a crash started for a ready pod without pause.
+func (r *Runtime) adoptShim(ctx context.Context, p *pod, s *shim.Shim) {
+	p.shim.Store(s)
+	p.rec.Shim = s.Info
 	logErr(ctx, r.persistPod(p), "persist pod", "pod", p.rec.Id)
+	go r.watchSandbox(p, s)
+}
+
+// markShimless records that a pod has no shim any more: it is not ready,
+// unless it has no pause and its namespaces are still held.
+func (r *Runtime) markShimless(ctx context.Context, p *pod) {
+	changed := p.rec.Shim != nil
+	p.rec.Shim = nil
+	if p.rec.State == records.PodState_POD_READY && !(p.rec.NoPause && podNamespacesAlive(p.rec, r.podDir(p.rec.Id))) {
+		p.rec.State, changed = records.PodState_POD_NOTREADY, true
+	}
+	if changed {
+		logErr(ctx, r.persistPod(p), "persist pod", "pod", p.rec.Id)
+	}
 	close(p.exited)
 }
 
@@ -177,7 +195,10 @@ func (r *Runtime) adoptRunning(ctx context.Context, c *container, s *shim.Shim) 
 func (r *Runtime) adoptCreated(ctx context.Context, c *container, s *shim.Shim) {
 	st, err := s.Task.State(ctx, &taskapi.StateRequest{ID: c.rec.Id})
 	if err != nil {
-		return // no task: the normal case
+		// No task: the normal case, unless a crash cut StartContainer
+		// short while the shim was creating it, which it gave up on.
+		r.cleanupInterruptedCreate(c.rec.Id, s.Info)
+		return
 	}
 	if st.Status == tasktypes.Status_CREATED {
 		logErr(ctx, r.discardTask(ctx, c, s), "delete task a crash left", "container", c.rec.Id)

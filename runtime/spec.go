@@ -32,7 +32,10 @@ type specInput struct {
 	image    images.Image
 	netns    string // pod network namespace ("" for host network)
 	podDir   string
-	pausePid uint32 // the pod's pause process, for containers to join
+	pausePid uint32 // the pod's pause process (0 for none)
+	// podNS are the namespace files containers join, by kind (see
+	// podNamespacePaths).
+	podNS map[string]string
 	// userns is the pod's user namespace (nil for none); usernsPath is the
 	// pinned namespace the pause process joins ("" for a new one).
 	userns     *userns

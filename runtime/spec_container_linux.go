@@ -41,7 +41,7 @@ func (r *Runtime) containerSpec(ctx context.Context, in specInput, cfg *runtimea
 			annImageName:     cfg.GetImage().GetImage(),
 		})),
 		withCgroupsPath(in.podCfg.GetLinux().GetCgroupParent(), in.id),
-		withJoinedNamespaces(in.pausePid, podNS, sc.GetNamespaceOptions()),
+		withJoinedNamespaces(in.podNS, podNS, sc.GetNamespaceOptions()),
 		in.userns.specOpt(fmt.Sprintf("/proc/%d/ns/user", in.pausePid)),
 		withSysfsForUserns(in.userns, podNS),
 		withShm(in.podDir, podNS),
@@ -71,10 +71,10 @@ func (r *Runtime) containerSpec(ctx context.Context, in specInput, cfg *runtimea
 	return r.generateSpec(ctx, in.id, opts)
 }
 
-// withJoinedNamespaces makes the container share the pause process's
-// network, IPC and UTS namespaces, and its PID namespace as the mode asks.
-func withJoinedNamespaces(pausePid uint32, pod, ctr *runtimeapi.NamespaceOption) oci.SpecOpts {
-	ns := func(kind string) string { return fmt.Sprintf("/proc/%d/ns/%s", pausePid, kind) }
+// withJoinedNamespaces makes the container share the pod's network, IPC
+// and UTS namespaces, and its PID namespace as the mode asks.
+func withJoinedNamespaces(paths map[string]string, pod, ctr *runtimeapi.NamespaceOption) oci.SpecOpts {
+	ns := func(kind string) string { return paths[kind] }
 	return func(_ context.Context, _ oci.Client, _ *containers.Container, s *specs.Spec) error {
 		if pod.GetNetwork() == runtimeapi.NamespaceMode_NODE {
 			delNamespace(s, specs.NetworkNamespace)
@@ -92,6 +92,9 @@ func withJoinedNamespaces(pausePid uint32, pod, ctr *runtimeapi.NamespaceOption)
 		case runtimeapi.NamespaceMode_NODE:
 			delNamespace(s, specs.PIDNamespace)
 		case runtimeapi.NamespaceMode_POD:
+			if ns("pid") == "" {
+				return fmt.Errorf("PID namespace mode POD in a pod sandbox created without a shared PID namespace: %w", errdefs.ErrFailedPrecondition)
+			}
 			setNamespace(s, specs.PIDNamespace, ns("pid"))
 		case runtimeapi.NamespaceMode_TARGET:
 			return fmt.Errorf("PID namespace mode TARGET: %w", errdefs.ErrNotImplemented)

@@ -50,4 +50,7 @@ func unmountPodShm(string) error { return nil }
 
 func unmountAll(string) error { return nil }
 
+// removeBundleCgroup: Windows has no cgroups.
+func removeBundleCgroup(string) {}
+
 func (r *Runtime) removeImageVolumes(context.Context, string) error { return nil }

@@ -9,7 +9,7 @@ import (
 	"github.com/wincri/wincri/stats"
 )
 
-// podStats sums the pod's containers and pause process, and reads its
+// podStats sums the pod's containers and pause process (if any), and reads its
 // network from the pod's namespace.
 func (r *Runtime) podStats(ctx context.Context, p *pod) *runtimeapi.PodSandboxStats {
 	rec := p.snapshot()
@@ -19,10 +19,13 @@ func (r *Runtime) podStats(ctx context.Context, p *pod) *runtimeapi.PodSandboxSt
 	ctrs := r.podContainers(rec.Id)
 	cstats := make([]*runtimeapi.ContainerStats, len(ctrs))
 	parallel(len(ctrs), func(i int) { cstats[i] = r.containerStats(ctx, ctrs[i]) })
-	// The pod's total includes the pause process.
-	total := r.taskUsage(ctx, rec.Id, rec.Id)
+	// The pod's total includes the pause process, where it has one.
+	var total stats.Usage
+	if !rec.NoPause {
+		total = r.taskUsage(ctx, rec.Id, rec.Id)
+	}
 	if !total.Valid() {
-		total = stats.Usage{At: time.Now()}
+		total = stats.Empty(time.Now())
 	}
 	for _, c := range ctrs {
 		if u := r.taskUsage(ctx, rec.Id, c.rec.Id); u.Valid() {

@@ -92,6 +92,7 @@ func (r *Runtime) removeBundle(ctx context.Context, id string) error {
 	if err := unmountAll(filepath.Join(r.bundleDir(id), "rootfs")); err != nil {
 		return err
 	}
+	removeBundleCgroup(r.bundleDir(id))
 	if err := os.RemoveAll(r.bundleDir(id)); err != nil {
 		return err
 	}

@@ -36,7 +36,13 @@ func main() {
 	shimMatch := flag.String("shim-match", "", "a string in the command line of this runtime's shims, for their PSS")
 	wait := flag.Bool("wait", false, "only wait until -pods pods are listed ready, and print how long it took")
 	cleanup := flag.Bool("cleanup", false, "stop and remove every pod, then exit")
+	serial := flag.Int("serial", 0, "instead: start this many pods of one container one after the other, and print each call's p50")
+	sharedPID := flag.Bool("shared-pid", false, "pods share one PID namespace (critest's zero-value config) instead of kubelet's default, a PID namespace per container")
 	flag.Parse()
+	pidMode = runtimeapi.NamespaceMode_CONTAINER
+	if *sharedPID {
+		pidMode = runtimeapi.NamespaceMode_POD
+	}
 
 	start := time.Now()
 	// Retry fast: with gRPC's default 1 s backoff a restart would measure
@@ -56,6 +62,10 @@ func main() {
 	default:
 		if _, err := is.PullImage(ctx, &runtimeapi.PullImageRequest{Image: &runtimeapi.ImageSpec{Image: *image}}); err != nil {
 			fail(err)
+		}
+		if *serial > 0 {
+			runSerial(ctx, rt, *serial, *image)
+			return
 		}
 		run(ctx, rt, *pods, *ctrs, *par, *image)
 		report(ctx, rt, *pid, *shimMatch)
@@ -85,34 +95,93 @@ func run(ctx context.Context, rt runtimeapi.RuntimeServiceClient, pods, ctrs, pa
 	wg.Wait()
 	total := time.Since(start)
 	sort.Slice(lat, func(a, b int) bool { return lat[a] < lat[b] })
-	fmt.Printf("density: %d pods x %d containers, parallel %d: total %s, pod start p50 %s p99 %s\n",
-		pods, ctrs, par, total.Round(time.Millisecond), pct(lat, 50), pct(lat, 99))
+	fmt.Printf("density: %d pods x %d containers (PID namespace %s), parallel %d: total %s, pod start p50 %s p99 %s\n",
+		pods, ctrs, pidMode, par, total.Round(time.Millisecond), pct(lat, 50), pct(lat, 99))
+}
+
+// pidMode is the pods' and containers' PID namespace mode: kubelet sends
+// CONTAINER unless the pod sets shareProcessNamespace (POD).
+var pidMode runtimeapi.NamespaceMode
+
+func podConfig(name string) *runtimeapi.PodSandboxConfig {
+	return &runtimeapi.PodSandboxConfig{
+		Metadata: &runtimeapi.PodSandboxMetadata{Name: name, Namespace: "density", Uid: name},
+		Hostname: name, Linux: &runtimeapi.LinuxPodSandboxConfig{SecurityContext: &runtimeapi.LinuxSandboxSecurityContext{
+			NamespaceOptions: &runtimeapi.NamespaceOption{Pid: pidMode},
+		}},
+	}
+}
+
+func containerConfig(name, image string) *runtimeapi.ContainerConfig {
+	return &runtimeapi.ContainerConfig{
+		Metadata: &runtimeapi.ContainerMetadata{Name: name},
+		Image:    &runtimeapi.ImageSpec{Image: image},
+		Command:  []string{"sleep", "36000"},
+		Linux: &runtimeapi.LinuxContainerConfig{SecurityContext: &runtimeapi.LinuxContainerSecurityContext{
+			NamespaceOptions: &runtimeapi.NamespaceOption{Pid: pidMode},
+		}},
+	}
 }
 
 func startPod(ctx context.Context, rt runtimeapi.RuntimeServiceClient, i, ctrs int, image string) {
 	name := fmt.Sprintf("density-%d", i)
-	cfg := &runtimeapi.PodSandboxConfig{
-		Metadata: &runtimeapi.PodSandboxMetadata{Name: name, Namespace: "density", Uid: name},
-		Hostname: name, Linux: &runtimeapi.LinuxPodSandboxConfig{},
-	}
+	cfg := podConfig(name)
 	resp, err := rt.RunPodSandbox(ctx, &runtimeapi.RunPodSandboxRequest{Config: cfg})
 	if err != nil {
 		fail(fmt.Errorf("RunPodSandbox %s: %w", name, err))
 	}
 	for c := range ctrs {
-		cr, err := rt.CreateContainer(ctx, &runtimeapi.CreateContainerRequest{PodSandboxId: resp.PodSandboxId, SandboxConfig: cfg, Config: &runtimeapi.ContainerConfig{
-			Metadata: &runtimeapi.ContainerMetadata{Name: fmt.Sprintf("c%d", c)},
-			Image:    &runtimeapi.ImageSpec{Image: image},
-			Command:  []string{"sleep", "36000"},
-			Linux:    &runtimeapi.LinuxContainerConfig{},
-		}})
-		if err != nil {
-			fail(fmt.Errorf("CreateContainer in %s: %w", name, err))
-		}
-		if _, err := rt.StartContainer(ctx, &runtimeapi.StartContainerRequest{ContainerId: cr.ContainerId}); err != nil {
-			fail(fmt.Errorf("StartContainer in %s: %w", name, err))
-		}
+		startContainer(ctx, rt, resp.PodSandboxId, cfg, containerConfig(fmt.Sprintf("c%d", c), image))
 	}
+}
+
+func startContainer(ctx context.Context, rt runtimeapi.RuntimeServiceClient, podID string, pod *runtimeapi.PodSandboxConfig, cfg *runtimeapi.ContainerConfig) (created, started time.Time) {
+	cr, err := rt.CreateContainer(ctx, &runtimeapi.CreateContainerRequest{PodSandboxId: podID, SandboxConfig: pod, Config: cfg})
+	if err != nil {
+		fail(fmt.Errorf("CreateContainer in %s: %w", pod.Metadata.Name, err))
+	}
+	created = time.Now()
+	if _, err := rt.StartContainer(ctx, &runtimeapi.StartContainerRequest{ContainerId: cr.ContainerId}); err != nil {
+		fail(fmt.Errorf("StartContainer in %s: %w", pod.Metadata.Name, err))
+	}
+	return created, time.Now()
+}
+
+// runSerial starts n pods of one container one after the other, then stops
+// and removes them, and prints each call's p50 and the sum of the three
+// start calls' p50s.
+func runSerial(ctx context.Context, rt runtimeapi.RuntimeServiceClient, n int, image string) {
+	calls := []string{"RunPodSandbox", "CreateContainer", "StartContainer", "StopPodSandbox", "RemovePodSandbox"}
+	lat := make([][]time.Duration, len(calls))
+	ids := make([]string, n)
+	for i := range n {
+		cfg := podConfig(fmt.Sprintf("serial-%d", i))
+		t0 := time.Now()
+		resp, err := rt.RunPodSandbox(ctx, &runtimeapi.RunPodSandboxRequest{Config: cfg})
+		if err != nil {
+			fail(fmt.Errorf("RunPodSandbox: %w", err))
+		}
+		t1 := time.Now()
+		t2, t3 := startContainer(ctx, rt, resp.PodSandboxId, cfg, containerConfig("c", image))
+		ids[i] = resp.PodSandboxId
+		lat[0], lat[1], lat[2] = append(lat[0], t1.Sub(t0)), append(lat[1], t2.Sub(t1)), append(lat[2], t3.Sub(t2))
+	}
+	for _, id := range ids {
+		t0 := time.Now()
+		rt.StopPodSandbox(ctx, &runtimeapi.StopPodSandboxRequest{PodSandboxId: id})
+		t1 := time.Now()
+		rt.RemovePodSandbox(ctx, &runtimeapi.RemovePodSandboxRequest{PodSandboxId: id})
+		lat[3], lat[4] = append(lat[3], t1.Sub(t0)), append(lat[4], time.Since(t1))
+	}
+	var sum time.Duration
+	for i, c := range calls {
+		sort.Slice(lat[i], func(a, b int) bool { return lat[i][a] < lat[i][b] })
+		if i < 3 {
+			sum += pct(lat[i], 50)
+		}
+		fmt.Printf("serial: %s p50 %s p99 %s\n", c, pct(lat[i], 50), pct(lat[i], 99))
+	}
+	fmt.Printf("serial: %d pods (PID namespace %s): RunPodSandbox+CreateContainer+StartContainer p50 sum %s\n", n, pidMode, sum)
 }
 
 func report(ctx context.Context, rt runtimeapi.RuntimeServiceClient, pid int, shimMatch string) {

@@ -227,7 +227,11 @@ type Pod struct {
 	ImageId        string   `protobuf:"bytes,9,opt,name=image_id,json=imageId,proto3" json:"image_id,omitempty"` // the sandbox (pause) image
 	Pid            uint32   `protobuf:"varint,10,opt,name=pid,proto3" json:"pid,omitempty"`                      // the pause process
 	// Whether CNI ADD succeeded, so the matching DEL must run.
-	NetworkSetUp  bool `protobuf:"varint,11,opt,name=network_set_up,json=networkSetUp,proto3" json:"network_set_up,omitempty"`
+	NetworkSetUp bool `protobuf:"varint,11,opt,name=network_set_up,json=networkSetUp,proto3" json:"network_set_up,omitempty"`
+	// No pause process: the pod's network, IPC and UTS namespaces are held by
+	// bind mounts (the netns path, and ns/ipc, ns/uts in the pod directory),
+	// and its shim runs only its containers' tasks.
+	NoPause       bool `protobuf:"varint,12,opt,name=no_pause,json=noPause,proto3" json:"no_pause,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -335,6 +339,13 @@ func (x *Pod) GetPid() uint32 {
 func (x *Pod) GetNetworkSetUp() bool {
 	if x != nil {
 		return x.NetworkSetUp
+	}
+	return false
+}
+
+func (x *Pod) GetNoPause() bool {
+	if x != nil {
+		return x.NoPause
 	}
 	return false
 }
@@ -523,7 +534,7 @@ const file_records_records_proto_rawDesc = "" +
 	"\aaddress\x18\x02 \x01(\tR\aaddress\x12\x1a\n" +
 	"\bprotocol\x18\x03 \x01(\tR\bprotocol\x12\x18\n" +
 	"\aversion\x18\x04 \x01(\x05R\aversion\x12\x16\n" +
-	"\x06bundle\x18\x05 \x01(\tR\x06bundle\"\xd9\x02\n" +
+	"\x06bundle\x18\x05 \x01(\tR\x06bundle\"\xf4\x02\n" +
 	"\x03Pod\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x16\n" +
 	"\x06config\x18\x02 \x01(\fR\x06config\x12'\n" +
@@ -538,7 +549,8 @@ const file_records_records_proto_rawDesc = "" +
 	"\bimage_id\x18\t \x01(\tR\aimageId\x12\x10\n" +
 	"\x03pid\x18\n" +
 	" \x01(\rR\x03pid\x12$\n" +
-	"\x0enetwork_set_up\x18\v \x01(\bR\fnetworkSetUp\"\xf4\x03\n" +
+	"\x0enetwork_set_up\x18\v \x01(\bR\fnetworkSetUp\x12\x19\n" +
+	"\bno_pause\x18\f \x01(\bR\anoPause\"\xf4\x03\n" +
 	"\tContainer\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x15\n" +
 	"\x06pod_id\x18\x02 \x01(\tR\x05podId\x12\x16\n" +

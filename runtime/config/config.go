@@ -28,6 +28,11 @@ type Config struct {
 	LogLevel string `toml:"log_level"`
 	// SandboxImage is the pause image each pod sandbox runs; it is pinned.
 	SandboxImage string `toml:"sandbox_image"`
+	// DropInfra runs Linux pods without a pause process where none is needed
+	// (as CRI-O's drop_infra_ctr): the pod's namespaces are held by bind
+	// mounts. Pods sharing one PID namespace, with sysctls or with a user
+	// namespace still get one; Windows pods always do.
+	DropInfra bool `toml:"drop_infra"`
 	// DefaultRuntime names the handler used when a pod asks for none.
 	DefaultRuntime string `toml:"default_runtime"`
 	// Runtimes maps a RuntimeClass handler name to the shim that runs it.
@@ -120,6 +125,7 @@ func Default() *Config {
 		Listen:         defaultListen,
 		LogLevel:       "info",
 		SandboxImage:   "registry.k8s.io/pause:3.10",
+		DropInfra:      true,
 		DefaultRuntime: defaultRuntimeName,
 		Runtimes:       defaultRuntimes(),
 		Registry: Registry{
@@ -245,6 +251,10 @@ listen = {{q .Listen}}
 log_level = {{q .LogLevel}}
 # The pause image each pod sandbox runs. It is pinned: kubelet's image GC keeps it.
 sandbox_image = {{q .SandboxImage}}
+# Linux pods run without a pause process when they need none (no shared PID
+# namespace, no sysctls, no user namespace): their network, IPC and UTS
+# namespaces are held by bind mounts instead. false gives every pod a pause.
+drop_infra = {{.DropInfra}}
 # The runtime handler for pods whose RuntimeClass names none.
 default_runtime = {{q .DefaultRuntime}}
 

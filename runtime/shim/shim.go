@@ -174,6 +174,24 @@ func (s *Shim) Shutdown(ctx context.Context, id string) error {
 	return nil
 }
 
+// Gone waits up to d for the shim at info's address to stop accepting
+// connections, and says whether it did. Shutdown does not wait for the shim
+// to exit, and the shim ignores it while it holds a task.
+func Gone(info *records.Shim, d time.Duration) bool {
+	deadline := time.Now().Add(d)
+	for {
+		conn, err := shimclient.AnonDialer(info.Address, 100*time.Millisecond)
+		if err != nil {
+			return true
+		}
+		conn.Close()
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 // Cleanup runs the shim binary's "delete" action for id in its bundle: it
 // kills and deletes what a dead or unreachable shim left (the container's
 // processes, mounts). It returns the exit status of the task, if known.

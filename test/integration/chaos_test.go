@@ -9,6 +9,7 @@ import (
 	"math/rand"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -59,18 +60,22 @@ func TestChaosKill9(t *testing.T) {
 	e.removeAll()
 }
 
-// churn runs one pod through part of its life; errors are expected when the
-// daemon dies under it.
+// churn runs one pod (with or without pause, at random) through part of
+// its life; errors are expected when the daemon dies under it.
 func churn(ctx context.Context, e *podEnv, name string) {
 	rt := e.d.Runtime
 	cfg := podConfig(name)
+	if rand.Intn(2) == 0 {
+		cfg = sharedPIDPodConfig(name)
+	}
+	e.own(cfg)
 	resp, err := rt.RunPodSandbox(ctx, &runtimeapi.RunPodSandboxRequest{Config: cfg})
 	if err != nil {
 		return
 	}
 	id := resp.PodSandboxId
 	c, err := rt.CreateContainer(ctx, &runtimeapi.CreateContainerRequest{PodSandboxId: id, SandboxConfig: cfg, Config: &runtimeapi.ContainerConfig{
-		Metadata: &runtimeapi.ContainerMetadata{Name: "c"}, Image: &runtimeapi.ImageSpec{Image: procImage}, Args: []string{"sleep", "60"}, Linux: &runtimeapi.LinuxContainerConfig{}}})
+		Metadata: &runtimeapi.ContainerMetadata{Name: "c"}, Image: &runtimeapi.ImageSpec{Image: procImage}, Args: []string{"sleep", "60"}, Linux: containerLinux(cfg)}})
 	if err != nil {
 		return
 	}
@@ -118,30 +123,49 @@ func (e *podEnv) checkConsistent() {
 }
 
 // TestKilledProcessesAreReported kills a container's process and then a
-// pod's shim from outside, and checks what wincri reports.
+// pod's shim from outside, and checks what wincri reports: a pod with pause
+// is not ready any more; a pod without pause keeps its namespaces, stays
+// ready, and its next container starts in a new shim.
 func TestKilledProcessesAreReported(t *testing.T) {
 	e := newPodEnv(t)
-	podID, pod := e.runPod("victim")
-	c1 := e.create(podID, pod, "one", "sleep", "60")
-	e.start(c1)
-	c2 := e.create(podID, pod, "two", "sleep", "60")
-	e.start(c2)
+	for _, cfg := range []*runtimeapi.PodSandboxConfig{sharedPIDPodConfig("victim-with-pause"), podConfig("victim")} {
+		podID, pod := e.runPodWith(cfg)
+		c1 := e.create(podID, pod, "one", "sleep", "60")
+		e.start(c1)
+		c2 := e.create(podID, pod, "two", "sleep", "60")
+		e.start(c2)
 
-	syscall.Kill(int(e.pid(c1)), syscall.SIGKILL)
-	if st := e.waitExited(c1); st.ExitCode != 137 || st.Reason != "Error" {
-		t.Errorf("container whose process was killed: exit %d reason %q", st.ExitCode, st.Reason)
+		syscall.Kill(int(e.pid(c1)), syscall.SIGKILL)
+		if st := e.waitExited(c1); st.ExitCode != 137 || st.Reason != "Error" {
+			t.Errorf("container whose process was killed: exit %d reason %q", st.ExitCode, st.Reason)
+		}
+		shims := e.d.Shims()
+		if len(shims) != 1 {
+			t.Fatalf("%d shims, want 1", len(shims))
+		}
+		syscall.Kill(shims[0], syscall.SIGKILL)
+		st := e.waitExited(c2)
+		if st.Reason != "Unknown" || st.Message == "" {
+			t.Errorf("container whose shim was killed: reason %q message %q", st.Reason, st.Message)
+		}
+		if cfg.Linux.SecurityContext.NamespaceOptions.Pid == runtimeapi.NamespaceMode_POD {
+			waitFor(t, "the pod to be not ready", func() bool { return e.podState(podID) == runtimeapi.PodSandboxState_SANDBOX_NOTREADY })
+			e.removeAll()
+			continue
+		}
+		if s := e.podState(podID); s != runtimeapi.PodSandboxState_SANDBOX_READY {
+			t.Errorf("pod without pause after its shim died: %v", s)
+		}
+		c3 := e.create(podID, pod, "three", "sleep", "60")
+		e.start(c3)
+		if h := strings.TrimSpace(e.exec(c3, "/testproc", "hostname")); h != cfg.Hostname {
+			t.Errorf("container in a new shim: hostname %q, want %q", h, cfg.Hostname)
+		}
+		if n := len(e.d.Shims()); n != 1 {
+			t.Errorf("%d shims after restarting the pod's, want 1", n)
+		}
+		e.removeAll()
 	}
-	shims := e.d.Shims()
-	if len(shims) != 1 {
-		t.Fatalf("%d shims, want 1", len(shims))
-	}
-	syscall.Kill(shims[0], syscall.SIGKILL)
-	st := e.waitExited(c2)
-	if st.Reason != "Unknown" || st.Message == "" {
-		t.Errorf("container whose shim was killed: reason %q message %q", st.Reason, st.Message)
-	}
-	waitFor(t, "the pod to be not ready", func() bool { return e.podState(podID) == runtimeapi.PodSandboxState_SANDBOX_NOTREADY })
-	e.removeAll()
 }
 
 // pid reads a container's pid from its verbose status.
@@ -166,8 +190,8 @@ func TestConcurrentClients(t *testing.T) {
 	secs := envInt("WINCRI_CONCURRENCY_SECONDS", 5)
 	var pods []string
 	var cfgs []*runtimeapi.PodSandboxConfig
-	for i := range 2 {
-		id, cfg := e.runPod(fmt.Sprintf("shared-%d", i))
+	for i, mk := range []func(string) *runtimeapi.PodSandboxConfig{podConfig, sharedPIDPodConfig} {
+		id, cfg := e.runPodWith(mk(fmt.Sprintf("shared-%d", i)))
 		e.start(e.create(id, cfg, "resident", "sleep", "3600"))
 		pods, cfgs = append(pods, id), append(cfgs, cfg)
 	}
@@ -195,7 +219,7 @@ func TestConcurrentClients(t *testing.T) {
 					var c *runtimeapi.CreateContainerResponse
 					c, err = rt.CreateContainer(ctx, &runtimeapi.CreateContainerRequest{PodSandboxId: pods[p], SandboxConfig: cfgs[p], Config: &runtimeapi.ContainerConfig{
 						Metadata: &runtimeapi.ContainerMetadata{Name: fmt.Sprintf("w%d-%d", w, i)}, Image: &runtimeapi.ImageSpec{Image: procImage},
-						Args: []string{"echo", "hi"}, Linux: &runtimeapi.LinuxContainerConfig{}}})
+						Args: []string{"echo", "hi"}, Linux: containerLinux(cfgs[p])}})
 					if err == nil {
 						if _, err = rt.StartContainer(ctx, &runtimeapi.StartContainerRequest{ContainerId: c.ContainerId}); err == nil {
 							_, err = rt.RemoveContainer(ctx, &runtimeapi.RemoveContainerRequest{ContainerId: c.ContainerId})

@@ -14,6 +14,10 @@ import (
 
 var daemonBin, testProcBin string
 
+// testCgroupParent holds the cgroups of this run's containers, so that
+// leak checks count only them.
+var testCgroupParent = fmt.Sprintf("/wincri-it-%d", os.Getpid())
+
 func TestMain(m *testing.M) {
 	if os.Geteuid() != 0 {
 		fmt.Println("skipping integration tests: they mount snapshots and need root")
@@ -33,6 +37,7 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	code := m.Run()
+	testutil.RemoveCgroup(testCgroupParent)
 	os.RemoveAll(dir)
 	os.Exit(code)
 }

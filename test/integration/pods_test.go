@@ -4,10 +4,12 @@ package integration
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -28,7 +30,11 @@ const (
 type podEnv struct {
 	t testing.TB
 	d *testutil.Daemon
+	// cgroupParent holds the cgroups of this daemon's containers only.
+	cgroupParent string
 }
+
+var envCount atomic.Int32
 
 func newPodEnv(t testing.TB, env ...string) *podEnv {
 	return newPodEnvWith(t, "", env...)
@@ -51,24 +57,57 @@ func newPodEnvWith(t testing.TB, extra string, env ...string) *podEnv {
 		Extra:        extra,
 	})
 	d.Start(t)
-	e := &podEnv{t: t, d: d}
+	e := &podEnv{t: t, d: d, cgroupParent: fmt.Sprintf("%s/%d", testCgroupParent, envCount.Add(1))}
+	t.Cleanup(func() { testutil.RemoveCgroup(e.cgroupParent) })
 	pull(t, d, procImage)
 	t.Cleanup(func() { exec.Command("ip", "link", "delete", testBridge).Run() })
 	return e
 }
 
+// podConfig is a pod as kubelet sends it by default: each container in its
+// own PID namespace, so wincri runs it without a pause process.
 func podConfig(name string) *runtimeapi.PodSandboxConfig {
 	return &runtimeapi.PodSandboxConfig{
 		Metadata:     &runtimeapi.PodSandboxMetadata{Name: name, Namespace: "test", Uid: name + "-uid"},
 		Hostname:     name,
 		LogDirectory: filepath.Join(os.TempDir(), "wincri-test-logs", name),
-		Linux:        &runtimeapi.LinuxPodSandboxConfig{},
+		Linux: &runtimeapi.LinuxPodSandboxConfig{SecurityContext: &runtimeapi.LinuxSandboxSecurityContext{
+			NamespaceOptions: &runtimeapi.NamespaceOption{Pid: runtimeapi.NamespaceMode_CONTAINER},
+		}},
 	}
+}
+
+// sharedPIDPodConfig is a pod with shareProcessNamespace: it has a pause
+// process, the init of the PID namespace its containers share.
+func sharedPIDPodConfig(name string) *runtimeapi.PodSandboxConfig {
+	cfg := podConfig(name)
+	cfg.Linux.SecurityContext.NamespaceOptions.Pid = runtimeapi.NamespaceMode_POD
+	return cfg
+}
+
+// containerLinux is a container's Linux config as kubelet builds it for pod:
+// the pod's PID namespace mode.
+func containerLinux(pod *runtimeapi.PodSandboxConfig) *runtimeapi.LinuxContainerConfig {
+	return &runtimeapi.LinuxContainerConfig{SecurityContext: &runtimeapi.LinuxContainerSecurityContext{
+		NamespaceOptions: &runtimeapi.NamespaceOption{Pid: pod.GetLinux().GetSecurityContext().GetNamespaceOptions().GetPid()},
+	}}
 }
 
 func (e *podEnv) runPod(name string) (string, *runtimeapi.PodSandboxConfig) {
 	e.t.Helper()
-	cfg := podConfig(name)
+	return e.runPodWith(podConfig(name))
+}
+
+// own places the pod's cgroups under the env's parent.
+func (e *podEnv) own(cfg *runtimeapi.PodSandboxConfig) *runtimeapi.PodSandboxConfig {
+	cfg.Linux.CgroupParent = e.cgroupParent
+	return cfg
+}
+
+func (e *podEnv) runPodWith(cfg *runtimeapi.PodSandboxConfig) (string, *runtimeapi.PodSandboxConfig) {
+	e.t.Helper()
+	e.own(cfg)
+	name := cfg.Metadata.Name
 	e.t.Cleanup(func() { os.RemoveAll(cfg.LogDirectory) })
 	resp, err := e.d.Runtime.RunPodSandbox(testutil.Ctx(e.t), &runtimeapi.RunPodSandboxRequest{Config: cfg})
 	if err != nil {
@@ -87,7 +126,7 @@ func (e *podEnv) create(podID string, pod *runtimeapi.PodSandboxConfig, name str
 			Image:    &runtimeapi.ImageSpec{Image: procImage},
 			Args:     args,
 			LogPath:  name + ".log",
-			Linux:    &runtimeapi.LinuxContainerConfig{},
+			Linux:    containerLinux(pod),
 		},
 	})
 	if err != nil {
@@ -167,6 +206,24 @@ func (e *podEnv) assertNothingLeft() {
 	for _, dir := range []string{"s/netns", "s/bundles", "s/io", "root/pods"} {
 		if entries, _ := os.ReadDir(filepath.Join(e.d.Dir, dir)); len(entries) != 0 {
 			e.t.Errorf("%s not empty: %d entries", dir, len(entries))
+		}
+	}
+	if cgs := testutil.CgroupsBelow(e.cgroupParent); len(cgs) != 0 {
+		e.t.Errorf("container cgroups left: %v", cgs)
+		if os.Getenv("WINCRI_DEBUG_LEAKS") != "" {
+			for _, c := range cgs {
+				procs, _ := os.ReadFile(filepath.Join(c, "cgroup.procs"))
+				e.t.Logf("%s holds %q", c, procs)
+			}
+			b, _ := os.ReadFile(e.d.LogPath())
+			for _, l := range strings.Split(string(b), "\n") {
+				for _, c := range cgs {
+					if id := filepath.Base(c); strings.Contains(l, id) {
+						e.t.Log(l)
+						break
+					}
+				}
+			}
 		}
 	}
 	ips, _ := filepath.Glob(filepath.Join(e.d.Dir, "ipam", "wincri-test", "10.*"))
@@ -264,6 +321,9 @@ func TestKill9Restart(t *testing.T) {
 	exiter := e.create(podA, cfgA, "exiter", "exit", "3", "1.5")
 	e.start(exiter)
 	created := e.create(podA, cfgA, "created", "sleep", "60")
+	podC, cfgC := e.runPodWith(sharedPIDPodConfig("survivor-with-pause"))
+	tickerC := e.create(podC, cfgC, "ticker", "tick")
+	e.start(tickerC)
 	podB, _ := e.runPod("stopped")
 	if _, err := e.d.Runtime.StopPodSandbox(testutil.Ctx(t), &runtimeapi.StopPodSandboxRequest{PodSandboxId: podB}); err != nil {
 		t.Fatal(err)
@@ -272,14 +332,18 @@ func TestKill9Restart(t *testing.T) {
 	e.d.Kill(t) // the exiter exits while wincri is down
 	time.Sleep(2 * time.Second)
 	e.d.Start(t)
-	if st := e.podState(podA); st != runtimeapi.PodSandboxState_SANDBOX_READY {
-		t.Errorf("running pod after restart: %v", st)
+	for _, p := range []string{podA, podC} {
+		if st := e.podState(p); st != runtimeapi.PodSandboxState_SANDBOX_READY {
+			t.Errorf("running pod after restart: %v", st)
+		}
 	}
 	if st := e.podState(podB); st != runtimeapi.PodSandboxState_SANDBOX_NOTREADY {
 		t.Errorf("stopped pod after restart: %v", st)
 	}
-	if st := e.status(ticker); st.State != runtimeapi.ContainerState_CONTAINER_RUNNING {
-		t.Errorf("ticker after restart: %v", st.State)
+	for _, c := range []string{ticker, tickerC} {
+		if st := e.status(c); st.State != runtimeapi.ContainerState_CONTAINER_RUNNING {
+			t.Errorf("ticker after restart: %v", st.State)
+		}
 	}
 	if st := e.status(exiter); st.State != runtimeapi.ContainerState_CONTAINER_EXITED || st.ExitCode != 3 {
 		t.Errorf("container that exited while wincri was down: %v exit %d", st.State, st.ExitCode)
@@ -298,16 +362,19 @@ func TestKill9Restart(t *testing.T) {
 		t.Errorf("exec after restart: %v", err)
 	}
 
-	// Crashes in the middle of creating a pod, then a container.
+	// Crashes in the middle of creating a pod (with and without pause),
+	// then a container.
 	for _, fp := range []string{"pod-after-network", "pod-after-shim"} {
-		e.crashDuring(fp, func(ctx context.Context) error {
-			_, err := e.d.Runtime.RunPodSandbox(ctx, &runtimeapi.RunPodSandboxRequest{Config: podConfig("half-" + fp)})
-			return err
-		})
+		for _, cfg := range []*runtimeapi.PodSandboxConfig{podConfig("half-" + fp), sharedPIDPodConfig("half-pause-" + fp)} {
+			e.crashDuring(fp, func(ctx context.Context) error {
+				_, err := e.d.Runtime.RunPodSandbox(ctx, &runtimeapi.RunPodSandboxRequest{Config: e.own(cfg)})
+				return err
+			})
+		}
 	}
 	e.crashDuring("container-after-bundle", func(ctx context.Context) error {
 		_, err := e.d.Runtime.CreateContainer(ctx, &runtimeapi.CreateContainerRequest{PodSandboxId: podA, Config: &runtimeapi.ContainerConfig{
-			Metadata: &runtimeapi.ContainerMetadata{Name: "half"}, Image: &runtimeapi.ImageSpec{Image: procImage}, Args: []string{"sleep", "60"}, Linux: &runtimeapi.LinuxContainerConfig{}}})
+			Metadata: &runtimeapi.ContainerMetadata{Name: "half"}, Image: &runtimeapi.ImageSpec{Image: procImage}, Args: []string{"sleep", "60"}, Linux: containerLinux(cfgA)}})
 		return err
 	})
 	// A crash between creating the task and starting it: after the restart
@@ -321,15 +388,17 @@ func TestKill9Restart(t *testing.T) {
 	}
 	pods, _ := e.d.Runtime.ListPodSandbox(testutil.Ctx(t), &runtimeapi.ListPodSandboxRequest{})
 	ctrs, _ := e.d.Runtime.ListContainers(testutil.Ctx(t), &runtimeapi.ListContainersRequest{})
-	if len(pods.Items) != 2 || len(ctrs.Containers) != 3 {
-		t.Errorf("after crashes mid-creation: %d pods (want 2), %d containers (want 3)", len(pods.Items), len(ctrs.Containers))
+	if len(pods.Items) != 3 || len(ctrs.Containers) != 4 {
+		t.Errorf("after crashes mid-creation: %d pods (want 3), %d containers (want 4)", len(pods.Items), len(ctrs.Containers))
 	}
 	e.start(created)
 	if st := e.status(created); st.State != runtimeapi.ContainerState_CONTAINER_RUNNING {
 		t.Errorf("restarting that container: %v", st.State)
 	}
-	if st := e.status(ticker); st.State != runtimeapi.ContainerState_CONTAINER_RUNNING {
-		t.Errorf("ticker after the crashes: %v", st.State)
+	for _, c := range []string{ticker, tickerC} {
+		if st := e.status(c); st.State != runtimeapi.ContainerState_CONTAINER_RUNNING {
+			t.Errorf("ticker after the crashes: %v", st.State)
+		}
 	}
 	e.removeAll()
 }

@@ -25,7 +25,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: testproc pause|echo|exit|tick|sleep|cat ...")
+		fmt.Fprintln(os.Stderr, "usage: testproc pause|echo|exit|tick|spin|env|sleep|hostname|readlink|cat ...")
 		os.Exit(2)
 	}
 	args := os.Args[2:]
@@ -67,6 +67,18 @@ func main() {
 		}
 	case "sleep":
 		time.Sleep(seconds(args[0]))
+	case "hostname":
+		h, _ := os.Hostname()
+		fmt.Println(h)
+	case "readlink":
+		for _, a := range args {
+			l, err := os.Readlink(a)
+			if err != nil {
+				fmt.Fprintln(os.Stderr, err)
+				os.Exit(1)
+			}
+			fmt.Println(l)
+		}
 	case "cat":
 		b, err := os.ReadFile(args[0])
 		if err != nil {

@@ -1,0 +1,46 @@
+package testutil
+
+import (
+	"os"
+	"path/filepath"
+)
+
+// cgroupRoots are the hierarchies a cgroup path lives in: each v1
+// controller's, or the single v2 one.
+func cgroupRoots() []string {
+	if _, err := os.Stat("/sys/fs/cgroup/cgroup.controllers"); err == nil {
+		return []string{"/sys/fs/cgroup"}
+	}
+	roots, _ := filepath.Glob("/sys/fs/cgroup/*")
+	var out []string
+	for _, r := range roots {
+		if fi, err := os.Lstat(r); err == nil && fi.IsDir() && filepath.Base(r) != "unified" {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// CgroupsBelow lists the cgroups under parent, in every hierarchy.
+func CgroupsBelow(parent string) []string {
+	var out []string
+	for _, root := range cgroupRoots() {
+		entries, _ := os.ReadDir(filepath.Join(root, parent))
+		for _, e := range entries {
+			if e.IsDir() {
+				out = append(out, filepath.Join(root, parent, e.Name()))
+			}
+		}
+	}
+	return out
+}
+
+// RemoveCgroup removes an empty cgroup (and what is below it) everywhere.
+func RemoveCgroup(parent string) {
+	for _, c := range CgroupsBelow(parent) {
+		os.Remove(c)
+	}
+	for _, root := range cgroupRoots() {
+		os.Remove(filepath.Join(root, parent))
+	}
+}
