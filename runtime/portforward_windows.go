@@ -2,14 +2,18 @@ package runtime
 
 import (
 	"context"
-	"fmt"
-	"io"
+	"net"
 
-	"github.com/containerd/errdefs"
+	"github.com/wincri/wincri/proto/records"
 )
 
-// PortForward for Windows pods comes with the Windows work (containerd runs
-// wincat in the pod's compartment).
-func (r *Runtime) PortForward(context.Context, string, int32, io.ReadWriteCloser) error {
-	return fmt.Errorf("port forward to Windows pods: %w", errdefs.ErrNotImplemented)
+// dialPod connects to port at the pod's IP from the host, as containerd
+// does on Windows (the host reaches pod endpoints through the HNS network);
+// host-process pods share the host's network: localhost.
+func dialPod(ctx context.Context, rec *records.Pod, port int32) (net.Conn, error) {
+	host := "127.0.0.1"
+	if len(rec.Ips) > 0 {
+		host = rec.Ips[0]
+	}
+	return dialTCP(ctx, host, port)
 }
