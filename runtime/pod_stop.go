@@ -21,10 +21,11 @@ import (
 // shim: it stays ready, and its next container starts a new shim.
 func (r *Runtime) watchSandbox(p *pod, s *shim.Shim) {
 	if p.rec.NoPause { // fixed at creation
-		<-s.Dead()
-		if !r.closing.Load() && p.shim.CompareAndSwap(s, nil) {
-			log.L.WithField("pod", p.rec.Id).Warn("pod's shim is gone; its next container starts a new one")
-		}
+		s.OnDead(func() {
+			if !r.closing.Load() && p.shim.CompareAndSwap(s, nil) {
+				log.L.WithField("pod", p.rec.Id).Warn("pod's shim is gone; its next container starts a new one")
+			}
+		})
 		return
 	}
 	st := waitTask(context.Background(), s, p.rec.Id, "")

@@ -13,6 +13,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 	"time"
 
@@ -127,7 +128,13 @@ func loadConfig(o options) (*config.Config, error) {
 	if err := log.SetLevel(cfg.LogLevel); err != nil {
 		return nil, fmt.Errorf("log level %q: %w", cfg.LogLevel, err)
 	}
-	return cfg, cfg.Validate()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(cfg.GCPercent)
+	}
+	return cfg, nil
 }
 
 // serve runs the daemon until SIGINT or SIGTERM, or until stop is closed

@@ -59,8 +59,9 @@ func TestValidate(t *testing.T) {
 	c.DefaultRuntime = "nope"
 	c.Runtimes["bad"] = Runtime{Platform: "plan9"}
 	c.Registry.MaxConcurrentDownloads = 0
+	c.GCPercent = 0
 	err := c.Validate()
-	for _, want := range []string{`default_runtime "nope"`, "runtimes.bad: shim", "runtimes.bad: platform", "max_concurrent_downloads"} {
+	for _, want := range []string{`default_runtime "nope"`, "runtimes.bad: shim", "runtimes.bad: platform", "max_concurrent_downloads", "gc_percent"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("Validate: %v, want it to mention %q", err, want)
 		}

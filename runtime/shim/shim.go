@@ -15,7 +15,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"time"
 
 	bootapi "github.com/containerd/containerd/api/runtime/bootstrap/v1"
@@ -74,15 +73,19 @@ type Shim struct {
 	Info *records.Shim
 	Task Task
 
-	conn    io.Closer
-	logStop func()
-	dead    chan struct{}
-	once    sync.Once
+	conn     io.Closer
+	logStop  func()
+	dead     context.Context // done when the connection is lost
+	markDead context.CancelFunc
 }
 
 // Dead is closed when the connection to the shim is lost (the shim exited or
 // was killed).
-func (s *Shim) Dead() <-chan struct{} { return s.dead }
+func (s *Shim) Dead() <-chan struct{} { return s.dead.Done() }
+
+// OnDead runs f (in its own goroutine) once the connection is lost, with no
+// goroutine waiting for it meanwhile.
+func (s *Shim) OnDead(f func()) { context.AfterFunc(s.dead, f) }
 
 // Close drops the connection; the shim keeps running.
 func (s *Shim) Close() error {
@@ -149,8 +152,9 @@ func connect(ctx context.Context, id string, info *records.Shim, dialer func(str
 		logStop()
 		return nil, fmt.Errorf("connect to shim %s at %s: %w", id, info.Address, err)
 	}
-	s := &Shim{Info: info, conn: nil, logStop: logStop, dead: make(chan struct{})}
-	client := ttrpc.NewClient(conn, ttrpc.WithOnClose(func() { s.once.Do(func() { close(s.dead) }) }))
+	s := &Shim{Info: info, logStop: logStop}
+	s.dead, s.markDead = context.WithCancel(context.Background())
+	client := ttrpc.NewClient(conn, ttrpc.WithOnClose(s.markDead))
 	s.conn = client
 	t, err := v2.NewTaskClient(client, int(info.Version))
 	if err != nil {
