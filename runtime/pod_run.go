@@ -97,7 +97,7 @@ func (r *Runtime) RunPodSandbox(ctx context.Context, cfg *runtimeapi.PodSandboxC
 	phases.mark("netns")
 	var s *shim.Shim
 	if p.rec.NoPause {
-		s, err = r.startPodShim(ctx, p, h)
+		s, err = r.startShim(ctx, p, h, noPauseSpec(p))
 	} else {
 		s, err = r.startPause(ctx, p, h, un)
 	}
@@ -151,14 +151,10 @@ func (r *Runtime) startPause(ctx context.Context, p *pod, h handler, un *userns)
 	if err != nil {
 		return nil, err
 	}
-	if err := r.writeBundle(id, spec); err != nil {
-		return nil, err
-	}
-	s, err := r.startShim(ctx, p, h)
+	s, err := r.startShim(ctx, p, h, spec)
 	if err != nil {
 		return nil, err
 	}
-	failpoint.Crash("pod-after-shim")
 	if _, err := createTask(ctx, s, h, id, r.bundleDir(id), rootfs, cio.Streams{}); err != nil {
 		return nil, err
 	}
@@ -168,27 +164,20 @@ func (r *Runtime) startPause(ctx context.Context, p *pod, h handler, un *userns)
 	return s, nil
 }
 
-// startPodShim starts the shim of a pod without pause: its bundle holds
-// only the annotations the shim groups tasks by.
-func (r *Runtime) startPodShim(ctx context.Context, p *pod, h handler) (*shim.Shim, error) {
+// noPauseSpec is the bundle of a pod without pause: only the annotations
+// its shim groups tasks by.
+func noPauseSpec(p *pod) *specs.Spec {
+	return &specs.Spec{Version: specs.Version, Annotations: podAnnotations(p.rec.Id, p.cfg, map[string]string{annContainerType: "sandbox"})}
+}
+
+// startShim writes the pod's bundle and starts its shim there. The shim is
+// recorded before it starts: a crash right after the start must still find
+// it (see reachShim). The address is persisted by the caller.
+func (r *Runtime) startShim(ctx context.Context, p *pod, h handler, spec *specs.Spec) (*shim.Shim, error) {
 	id := p.rec.Id
-	spec := &specs.Spec{Version: specs.Version, Annotations: podAnnotations(id, p.cfg, map[string]string{annContainerType: "sandbox"})}
 	if err := r.writeBundle(id, spec); err != nil {
 		return nil, err
 	}
-	s, err := r.startShim(ctx, p, h)
-	if err != nil {
-		return nil, err
-	}
-	failpoint.Crash("pod-after-shim")
-	return s, nil
-}
-
-// startShim starts the pod's shim. It is recorded before it starts: a crash
-// right after the start must still find it (see reachShim). The address is
-// persisted by the caller.
-func (r *Runtime) startShim(ctx context.Context, p *pod, h handler) (*shim.Shim, error) {
-	id := p.rec.Id
 	p.rec.Shim = &records.Shim{Binary: h.shim, Bundle: r.bundleDir(id)}
 	if err := r.persistPod(p); err != nil {
 		return nil, err
@@ -199,6 +188,7 @@ func (r *Runtime) startShim(ctx context.Context, p *pod, h handler) (*shim.Shim,
 	}
 	p.shim.Store(s)
 	p.rec.Shim = s.Info
+	failpoint.Crash("pod-after-shim")
 	return s, nil
 }
 

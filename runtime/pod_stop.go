@@ -67,7 +67,7 @@ func (r *Runtime) ensurePodShim(ctx context.Context, podID string) (*shim.Shim, 
 	if err != nil {
 		return nil, err
 	}
-	s, err := r.startPodShim(ctx, p, h)
+	s, err := r.startShim(ctx, p, h, noPauseSpec(p))
 	if err != nil {
 		return nil, fmt.Errorf("restart shim of pod %s: %w", p.rec.Id, err)
 	}

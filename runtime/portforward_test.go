@@ -16,21 +16,10 @@ import (
 // PortForward reaches a port of a host-network pod (Linux) or of the pod's
 // IP (Windows; 127.0.0.1 here), copies both ways, and ends with the stream.
 func TestPortForward(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	port, err := echoServer(t, "127.0.0.1")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			go func() { io.Copy(c, c); c.Close() }()
-		}
-	}()
-	port := int32(l.Addr().(*net.TCPAddr).Port)
 	r := &Runtime{pods: map[string]*pod{
 		"ready":   {rec: &records.Pod{Id: "ready", State: records.PodState_POD_READY, Ips: []string{"127.0.0.1"}}},
 		"stopped": {rec: &records.Pod{Id: "stopped", State: records.PodState_POD_NOTREADY}},
@@ -71,4 +60,24 @@ func TestPortForward(t *testing.T) {
 		}
 		c.Close()
 	}
+}
+
+// echoServer listens on host (closed with the test) and echoes every
+// connection; it returns the port.
+func echoServer(t *testing.T, host string) (int32, error) {
+	l, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
+	if err != nil {
+		return 0, err
+	}
+	t.Cleanup(func() { l.Close() })
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go func() { io.Copy(c, c); c.Close() }()
+		}
+	}()
+	return int32(l.Addr().(*net.TCPAddr).Port), nil
 }

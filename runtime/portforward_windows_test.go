@@ -2,7 +2,6 @@ package runtime
 
 import (
 	"context"
-	"net"
 	"testing"
 
 	"github.com/wincri/wincri/proto/records"
@@ -11,17 +10,10 @@ import (
 // On Windows port-forward dials the pod's IP (here 127.0.0.2, where a dial
 // of localhost would find nothing), and localhost without one.
 func TestDialPodUsesPodIP(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.2:0")
+	port, err := echoServer(t, "127.0.0.2")
 	if err != nil {
 		t.Skipf("no 127.0.0.2 here: %v", err)
 	}
-	defer l.Close()
-	go func() {
-		if c, err := l.Accept(); err == nil {
-			c.Close()
-		}
-	}()
-	port := int32(l.Addr().(*net.TCPAddr).Port)
 	conn, err := dialPod(context.Background(), &records.Pod{Ips: []string{"127.0.0.2"}}, port)
 	if err != nil {
 		t.Fatalf("dial the pod IP: %v", err)
