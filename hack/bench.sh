@@ -48,7 +48,7 @@ cat > "$w/cni/10-bench.conflist" <<JSON
 {"cniVersion":"1.0.0","name":"wincri-bench","plugins":[
  {"type":"bridge","bridge":"wincri-b0","isGateway":true,"ipMasq":false,
   "ipam":{"type":"host-local","dataDir":"$w/ipam","ranges":[[{"subnet":"10.93.0.0/16"}]],"routes":[{"dst":"0.0.0.0/0"}]}},
- {"type":"portmap","capabilities":{"portMappings":true}},{"type":"loopback"}]}
+ {"type":"portmap","capabilities":{"portMappings":true}}]}
 JSON
 cat > "$w/config.toml" <<TOML
 root = "$w/root"

@@ -19,8 +19,7 @@ if ! ls /etc/cni/net.d/*.conf* >/dev/null 2>&1; then
   "plugins": [
     {"type": "bridge", "bridge": "wincri0", "isGateway": true, "ipMasq": true,
      "ipam": {"type": "host-local", "ranges": [[{"subnet": "10.89.0.0/16"}]], "routes": [{"dst": "0.0.0.0/0"}]}},
-    {"type": "portmap", "capabilities": {"portMappings": true}},
-    {"type": "loopback"}
+    {"type": "portmap", "capabilities": {"portMappings": true}}
   ]
 }
 JSON

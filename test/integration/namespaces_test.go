@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -50,6 +51,11 @@ func TestPodNamespaces(t *testing.T) {
 			links[name] = strings.Fields(out)
 			if h := strings.TrimSpace(e.exec(id, "/testproc", "hostname")); h != cfg.Hostname {
 				t.Errorf("%s/%s: hostname %q, want %q", cfg.Metadata.Name, name, h, cfg.Hostname)
+			}
+			// wincri brings the loopback up itself (the conflist has no
+			// loopback plugin): IFF_UP is bit 0 of the flags.
+			if f, err := strconv.ParseUint(strings.TrimSpace(e.exec(id, "/testproc", "cat", "/sys/class/net/lo/flags")), 0, 32); err != nil || f&1 == 0 {
+				t.Errorf("%s/%s: lo flags %#x (%v): not up", cfg.Metadata.Name, name, f, err)
 			}
 		}
 		a, b := links["a"], links["b"]

@@ -62,6 +62,5 @@ func BridgeCNI(bridge, subnet string) string {
 	return fmt.Sprintf(`{"cniVersion":"1.0.0","name":"wincri-test","plugins":[
  {"type":"bridge","bridge":%q,"isGateway":true,"ipMasq":false,
   "ipam":{"type":"host-local","dataDir":"$DIR/ipam","ranges":[[{"subnet":%q}]],"routes":[{"dst":"0.0.0.0/0"}]}},
- {"type":"portmap","capabilities":{"portMappings":true}},
- {"type":"loopback"}]}`, bridge, subnet)
+ {"type":"portmap","capabilities":{"portMappings":true}}]}`, bridge, subnet)
 }
