@@ -51,6 +51,9 @@ func (r *Runtime) RunPodSandbox(ctx context.Context, cfg *runtimeapi.PodSandboxC
 	p := &pod{cfg: cfg, exited: make(chan struct{}), rec: &records.Pod{
 		Id: id, Config: raw, RuntimeHandler: h.name, State: records.PodState_POD_CREATING, CreatedAt: time.Now().UnixNano(),
 		NoPause: pauseWhy == "",
+		// Recorded before it starts: a crash right after the start must
+		// still find it (see reachShim).
+		Shim: &records.Shim{Binary: h.shim, Bundle: r.bundleDir(id)},
 	}}
 	if err := r.persistPod(p); err != nil {
 		r.releaseName(name, id)
@@ -65,6 +68,19 @@ func (r *Runtime) RunPodSandbox(ctx context.Context, cfg *runtimeapi.PodSandboxC
 		}
 	}()
 	phases := newPhases()
+	// The shim starts while the pod's files, namespaces and network are
+	// made; the waits below are registered after the teardown above, so
+	// they run first: the teardown must see the shim, and CNI ADD must have
+	// finished before its DEL.
+	shimDone, err := r.launchShim(ctx, p, h)
+	if err != nil {
+		return "", err
+	}
+	defer func() {
+		if retErr != nil {
+			shimDone()
+		}
+	}()
 	podDir := r.podDir(id)
 	if err := writePodFiles(podDir, cfg); err != nil {
 		return "", err
@@ -82,8 +98,6 @@ func (r *Runtime) RunPodSandbox(ctx context.Context, cfg *runtimeapi.PodSandboxC
 	if err != nil {
 		return "", err
 	}
-	// Registered after the teardown above, so it runs first: CNI ADD must
-	// have finished before its DEL.
 	defer func() {
 		if retErr != nil {
 			networkDone()
@@ -95,16 +109,17 @@ func (r *Runtime) RunPodSandbox(ctx context.Context, cfg *runtimeapi.PodSandboxC
 		}
 	}
 	phases.mark("netns")
-	var s *shim.Shim
-	if p.rec.NoPause {
-		s, err = r.startShim(ctx, p, h, noPauseSpec(p))
-	} else {
-		s, err = r.startPause(ctx, p, h, un)
-	}
+	s, err := shimDone()
 	if err != nil {
 		return "", err
 	}
 	phases.mark("shim")
+	if !p.rec.NoPause {
+		if err := r.startPause(ctx, p, h, s, un); err != nil {
+			return "", err
+		}
+		phases.mark("pause")
+	}
 	if err := networkDone(); err != nil {
 		return "", err
 	}
@@ -129,67 +144,86 @@ func (r *Runtime) RunPodSandbox(ctx context.Context, cfg *runtimeapi.PodSandboxC
 	return id, nil
 }
 
-// startPause starts the pod's shim and its pause container.
-func (r *Runtime) startPause(ctx context.Context, p *pod, h handler, un *userns) (*shim.Shim, error) {
+// startPause creates and starts the pause container in the pod's shim.
+func (r *Runtime) startPause(ctx context.Context, p *pod, h handler, s *shim.Shim, un *userns) error {
 	id, podDir := p.rec.Id, r.podDir(p.rec.Id)
 	img, err := r.ensureImage(ctx, r.cfg.SandboxImage)
 	if err != nil {
-		return nil, fmt.Errorf("sandbox image: %w", err)
+		return fmt.Errorf("sandbox image: %w", err)
 	}
 	p.rec.ImageId = img.ID
 	rootfs, err := r.prepareSnapshot(ctx, id, img.ChainID, un.snapshotOpts()...)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	usernsPath := ""
 	if un != nil && p.rec.NetnsPath != "" {
 		if usernsPath, err = pinUserns(podDir, p.rec.NetnsPath); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	spec, err := r.sandboxSpec(ctx, specInput{id: id, podID: id, podCfg: p.cfg, image: img, netns: p.rec.NetnsPath, podDir: podDir, userns: un, usernsPath: usernsPath})
 	if err != nil {
-		return nil, err
+		return err
 	}
-	s, err := r.startShim(ctx, p, h, spec)
-	if err != nil {
-		return nil, err
+	// Replaces the bundle the shim started with (it read only its
+	// annotations, at start).
+	if err := r.writeBundle(id, spec); err != nil {
+		return err
 	}
 	if _, err := createTask(ctx, s, h, id, r.bundleDir(id), rootfs, cio.Streams{}); err != nil {
-		return nil, err
+		return err
 	}
-	if p.rec.Pid, err = startTask(ctx, s, id); err != nil {
-		return nil, err
-	}
-	return s, nil
+	p.rec.Pid, err = startTask(ctx, s, id)
+	return err
 }
 
-// noPauseSpec is the bundle of a pod without pause: only the annotations
-// its shim groups tasks by.
-func noPauseSpec(p *pod) *specs.Spec {
+// shimSpec is the bundle a pod's shim starts in: only the annotations it
+// groups the pod's tasks by (the pause's full spec replaces it).
+func shimSpec(p *pod) *specs.Spec {
 	return &specs.Spec{Version: specs.Version, Annotations: podAnnotations(p.rec.Id, p.cfg, map[string]string{annContainerType: "sandbox"})}
 }
 
-// startShim writes the pod's bundle and starts its shim there. The shim is
-// recorded before it starts: a crash right after the start must still find
-// it (see reachShim). The address is persisted by the caller.
-func (r *Runtime) startShim(ctx context.Context, p *pod, h handler, spec *specs.Spec) (*shim.Shim, error) {
+// launchShim writes the pod's bundle and starts its shim in the background
+// (p.rec.Shim must already be persisted). The returned function waits for
+// the start and keeps the shim (any number of calls); the caller persists
+// its address.
+func (r *Runtime) launchShim(ctx context.Context, p *pod, h handler) (func() (*shim.Shim, error), error) {
 	id := p.rec.Id
-	if err := r.writeBundle(id, spec); err != nil {
+	if err := r.writeBundle(id, shimSpec(p)); err != nil {
 		return nil, err
 	}
-	p.rec.Shim = &records.Shim{Binary: h.shim, Bundle: r.bundleDir(id)}
-	if err := r.persistPod(p); err != nil {
-		return nil, err
+	started := background(func() (*shim.Shim, error) {
+		return r.shims.Start(ctx, id, h.shim, r.bundleDir(id), h.opts)
+	})
+	var once sync.Once
+	return func() (*shim.Shim, error) {
+		s, err := started()
+		once.Do(func() {
+			if err == nil {
+				p.shim.Store(s)
+				p.rec.Shim = s.Info
+				failpoint.Crash("pod-after-shim")
+			}
+		})
+		return s, err
+	}, nil
+}
+
+// background runs f in a goroutine; the returned function waits for it and
+// returns its result (any number of times).
+func background[T any](f func() (T, error)) func() (T, error) {
+	done := make(chan struct{})
+	var v T
+	var err error
+	go func() {
+		defer close(done)
+		v, err = f()
+	}()
+	return func() (T, error) {
+		<-done
+		return v, err
 	}
-	s, err := r.shims.Start(ctx, id, h.shim, r.bundleDir(id), h.opts)
-	if err != nil {
-		return nil, err
-	}
-	p.shim.Store(s)
-	p.rec.Shim = s.Info
-	failpoint.Crash("pod-after-shim")
-	return s, nil
 }
 
 // setUpNetwork creates the pod's network namespace, recorded so a crash
@@ -209,22 +243,17 @@ func (r *Runtime) setUpNetwork(ctx context.Context, p *pod) (func() error, error
 	if err := r.persistPod(p); err != nil {
 		return nil, err
 	}
-	done := make(chan *network.Attachment, 1)
-	var attachErr error
-	go func() {
-		att, err := r.net.Attach(ctx, np, ns)
-		attachErr = err
-		done <- att
-	}()
+	attached := background(func() (*network.Attachment, error) { return r.net.Attach(ctx, np, ns) })
 	var once sync.Once
 	return func() error {
+		att, err := attached()
 		once.Do(func() {
-			if att := <-done; attachErr == nil {
+			if err == nil {
 				p.rec.Ips = att.IPs // persisted with the READY state
 				failpoint.Crash("pod-after-network")
 			}
 		})
-		return attachErr
+		return err
 	}, nil
 }
 

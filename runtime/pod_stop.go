@@ -67,7 +67,15 @@ func (r *Runtime) ensurePodShim(ctx context.Context, podID string) (*shim.Shim, 
 	if err != nil {
 		return nil, err
 	}
-	s, err := r.startShim(ctx, p, h, noPauseSpec(p))
+	p.rec.Shim = &records.Shim{Binary: h.shim, Bundle: r.bundleDir(p.rec.Id)}
+	if err := r.persistPod(p); err != nil {
+		return nil, err
+	}
+	started, err := r.launchShim(ctx, p, h)
+	if err != nil {
+		return nil, err
+	}
+	s, err := started()
 	if err != nil {
 		return nil, fmt.Errorf("restart shim of pod %s: %w", p.rec.Id, err)
 	}
