@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 )
 
 // removeBundleCgroup removes the cgroup a bundle's spec names, if it is
@@ -17,24 +18,43 @@ func removeBundleCgroup(bundle string) {
 	if err != nil {
 		return
 	}
-	var spec struct {
-		Linux *struct {
-			CgroupsPath string `json:"cgroupsPath"`
-		} `json:"linux"`
-	}
-	if json.Unmarshal(b, &spec) != nil || spec.Linux == nil {
-		return
-	}
-	p := spec.Linux.CgroupsPath
+	p := cgroupsPathOf(b)
 	// systemd's "slice:prefix:name" paths are units systemd removes.
 	if p == "" || strings.Contains(p, ":") || !filepath.IsAbs(p) {
 		return
 	}
-	roots := []string{"/sys/fs/cgroup"}
-	if _, err := os.Stat("/sys/fs/cgroup/cgroup.controllers"); err != nil { // v1
-		roots, _ = filepath.Glob("/sys/fs/cgroup/*")
-	}
-	for _, root := range roots {
+	for _, root := range cgroupRoots() {
 		os.Remove(filepath.Join(root, filepath.Clean(p)))
 	}
+}
+
+// cgroupsPathOf reads linux.cgroupsPath from a spec's JSON (decoding
+// only that field: other fields are skipped).
+func cgroupsPathOf(spec []byte) string {
+	var s struct {
+		Linux *struct {
+			CgroupsPath string `json:"cgroupsPath"`
+		} `json:"linux"`
+	}
+	if json.Unmarshal(spec, &s) != nil || s.Linux == nil {
+		return ""
+	}
+	return s.Linux.CgroupsPath
+}
+
+var (
+	cgroupRootsOnce sync.Once
+	cgroupRootList  []string
+)
+
+// cgroupRoots are the mounted cgroup hierarchies: the unified one, or each
+// v1 controller's.
+func cgroupRoots() []string {
+	cgroupRootsOnce.Do(func() {
+		cgroupRootList = []string{"/sys/fs/cgroup"}
+		if _, err := os.Stat("/sys/fs/cgroup/cgroup.controllers"); err != nil { // v1
+			cgroupRootList, _ = filepath.Glob("/sys/fs/cgroup/*")
+		}
+	})
+	return cgroupRootList
 }
