@@ -3,6 +3,8 @@ package runtime
 import (
 	"context"
 	"fmt"
+	"os"
+	"sort"
 
 	"github.com/containerd/log"
 	nri "github.com/containerd/nri/pkg/adaptation"
@@ -61,7 +63,7 @@ func (h *nriHooks) sync(ctx context.Context, cb nri.SyncCB) error {
 	}
 	h.r.mu.RUnlock()
 	for _, p := range ps {
-		pods = append(pods, nriPod(p))
+		pods = append(pods, h.r.nriPod(p))
 	}
 	for _, c := range cs {
 		ctrs = append(ctrs, nriContainer(c, h.r.containerSpecOf(c)))
@@ -96,21 +98,21 @@ func (h *nriHooks) runPod(ctx context.Context, p *pod) error {
 	if h == nil {
 		return nil
 	}
-	return h.a.RunPodSandbox(ctx, &nri.RunPodSandboxRequest{Pod: nriPod(p)})
+	return h.a.RunPodSandbox(ctx, &nri.RunPodSandboxRequest{Pod: h.r.nriPod(p)})
 }
 
 func (h *nriHooks) stopPod(ctx context.Context, p *pod) error {
 	if h == nil {
 		return nil
 	}
-	return h.a.StopPodSandbox(ctx, &nri.StopPodSandboxRequest{Pod: nriPod(p)})
+	return h.a.StopPodSandbox(ctx, &nri.StopPodSandboxRequest{Pod: h.r.nriPod(p)})
 }
 
 func (h *nriHooks) removePod(ctx context.Context, p *pod) error {
 	if h == nil {
 		return nil
 	}
-	return h.a.RemovePodSandbox(ctx, &nri.RemovePodSandboxRequest{Pod: nriPod(p)})
+	return h.a.RemovePodSandbox(ctx, &nri.RemovePodSandboxRequest{Pod: h.r.nriPod(p)})
 }
 
 // createContainer lets plugins adjust the container's spec before it is
@@ -119,7 +121,7 @@ func (h *nriHooks) createContainer(ctx context.Context, p *pod, c *container, sp
 	if h == nil {
 		return nil
 	}
-	resp, err := h.a.CreateContainer(ctx, &nri.CreateContainerRequest{Pod: nriPod(p), Container: nriContainer(c, spec)})
+	resp, err := h.a.CreateContainer(ctx, &nri.CreateContainerRequest{Pod: h.r.nriPod(p), Container: nriContainer(c, spec)})
 	if err != nil {
 		return err
 	}
@@ -139,7 +141,7 @@ func (h *nriHooks) event(ctx context.Context, kind string, p *pod, c *container)
 	if h == nil || p == nil {
 		return
 	}
-	np, nc := nriPod(p), nriContainer(c, h.r.containerSpecOf(c))
+	np, nc := h.r.nriPod(p), nriContainer(c, h.r.containerSpecOf(c))
 	var err error
 	switch kind {
 	case "post-create":
@@ -166,7 +168,7 @@ func (h *nriHooks) startContainer(ctx context.Context, p *pod, c *container) err
 	if h == nil || p == nil {
 		return nil
 	}
-	return h.a.StartContainer(ctx, &nri.StartContainerRequest{Pod: nriPod(p), Container: nriContainerOf(c, c.rec, h.r.containerSpecOf(c))})
+	return h.a.StartContainer(ctx, &nri.StartContainerRequest{Pod: h.r.nriPod(p), Container: nriContainerOf(c, c.rec, h.r.containerSpecOf(c))})
 }
 
 // updateContainer lets plugins amend a resource update.
@@ -174,7 +176,7 @@ func (h *nriHooks) updateContainer(ctx context.Context, p *pod, c *container, re
 	if h == nil {
 		return res, nil
 	}
-	resp, err := h.a.UpdateContainer(ctx, &nri.UpdateContainerRequest{Pod: nriPod(p), Container: nriContainer(c, h.r.containerSpecOf(c)),
+	resp, err := h.a.UpdateContainer(ctx, &nri.UpdateContainerRequest{Pod: h.r.nriPod(p), Container: nriContainer(c, h.r.containerSpecOf(c)),
 		LinuxResources: nri.FromOCILinuxResources(linuxResources(nil, res), nil)})
 	if err != nil {
 		return nil, err
@@ -187,15 +189,40 @@ func (h *nriHooks) updateContainer(ctx context.Context, p *pod, c *container, re
 	return res, nil
 }
 
-func nriPod(p *pod) *nri.PodSandbox {
+// nriPod describes a pod to NRI plugins. A pod without pause has no pid:
+// plugins find its namespaces in Linux.Namespaces (as for any pod).
+func (r *Runtime) nriPod(p *pod) *nri.PodSandbox {
 	rec, md := p.snapshot(), p.cfg.GetMetadata()
 	return &nri.PodSandbox{
 		Id: rec.Id, Name: md.GetName(), Uid: md.GetUid(), Namespace: md.GetNamespace(),
 		Labels: p.cfg.GetLabels(), Annotations: p.cfg.GetAnnotations(), RuntimeHandler: rec.RuntimeHandler,
-		Linux: &nri.LinuxPodSandbox{CgroupParent: p.cfg.GetLinux().GetCgroupParent()},
+		Linux: &nri.LinuxPodSandbox{CgroupParent: p.cfg.GetLinux().GetCgroupParent(), Namespaces: nriNamespaces(rec, p.cfg, r.podDir(rec.Id))},
 		Pid:   rec.Pid, Ips: rec.Ips,
 	}
 }
+
+// nriNamespaces are the pod's own namespaces, not those it shares with the
+// node.
+func nriNamespaces(rec *records.Pod, cfg *runtimeapi.PodSandboxConfig, podDir string) []*nri.LinuxNamespace {
+	if rec.State != records.PodState_POD_READY {
+		return nil
+	}
+	ns := cfg.GetLinux().GetSecurityContext().GetNamespaceOptions()
+	host := map[string]bool{
+		"net": ns.GetNetwork() == runtimeapi.NamespaceMode_NODE, "uts": ns.GetNetwork() == runtimeapi.NamespaceMode_NODE,
+		"ipc": ns.GetIpc() == runtimeapi.NamespaceMode_NODE, "pid": ns.GetPid() == runtimeapi.NamespaceMode_NODE,
+	}
+	var out []*nri.LinuxNamespace
+	for kind, path := range podNamespacePaths(rec, podDir) {
+		if _, err := os.Stat(path); err == nil && !host[kind] {
+			out = append(out, &nri.LinuxNamespace{Type: nriNamespaceTypes[kind], Path: path})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Type < out[j].Type })
+	return out
+}
+
+var nriNamespaceTypes = map[string]string{"net": "network", "ipc": "ipc", "uts": "uts", "pid": "pid"}
 
 func nriContainer(c *container, spec *specs.Spec) *nri.Container {
 	return nriContainerOf(c, c.snapshot(), spec)

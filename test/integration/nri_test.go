@@ -36,6 +36,14 @@ func (p *nriPlugin) seen() string {
 
 func (p *nriPlugin) RunPodSandbox(_ context.Context, pod *api.PodSandbox) error {
 	p.record("RunPod:" + pod.Name)
+	var ns []string
+	for _, n := range pod.GetLinux().GetNamespaces() {
+		ns = append(ns, n.Type)
+		if fi, err := os.Stat(n.Path); err != nil || fi.IsDir() {
+			ns = append(ns, "(no "+n.Path+")")
+		}
+	}
+	p.record("namespaces " + strings.Join(ns, " "))
 	return nil
 }
 
@@ -84,6 +92,7 @@ func TestNRIPluginAdjustsContainers(t *testing.T) {
 		t.Errorf("the plugin's env adjustment is not in the container's environment (plugin saw %s):\n%s", plugin.seen(), log)
 	}
 	e.removeAll()
-	want := "RunPod:nri,Create:adjusted,Stop:adjusted,RemovePod:nri"
+	// The pod runs without pause (pid 0): its namespaces are given by path.
+	want := "RunPod:nri,namespaces ipc network uts,Create:adjusted,Stop:adjusted,RemovePod:nri"
 	waitFor(t, "the plugin to see the whole lifecycle", func() bool { return plugin.seen() == want })
 }
