@@ -143,11 +143,16 @@ func (r *Runtime) recoverContainer(ctx context.Context, rec *records.Container) 
 	case records.ContainerState_CONTAINER_CREATED:
 		if s != nil {
 			r.adoptCreated(ctx, c, s)
+		} else {
+			r.cleanupInterruptedCreate(rec.Id, r.deadShimInfo(p))
 		}
 	case records.ContainerState_CONTAINER_RUNNING:
 		if s == nil {
 			markLost(c)
 			logErr(ctx, r.persistContainer(c), "persist container", "container", rec.Id)
+			// The processes of a shim that died keep running: its binary's
+			// "delete" kills them and unmounts the rootfs.
+			r.cleanupAfterShim(rec.Id, r.deadShimInfo(p))
 			break
 		}
 		r.adoptRunning(ctx, c, s)
@@ -164,6 +169,16 @@ func (r *Runtime) podShimOf(p *pod) *shim.Shim {
 		return nil
 	}
 	return p.shim.Load()
+}
+
+// deadShimInfo names the shim binary of a pod whose shim is gone, for its
+// "delete" action (nil when the pod's handler is no longer configured).
+func (r *Runtime) deadShimInfo(p *pod) *records.Shim {
+	h, err := r.handlerFor(p.rec.RuntimeHandler)
+	if err != nil {
+		return nil
+	}
+	return &records.Shim{Binary: h.shim}
 }
 
 // markLost records that a container's shim vanished with it.

@@ -168,6 +168,49 @@ func TestKilledProcessesAreReported(t *testing.T) {
 	}
 }
 
+// TestShimKilledWhileDaemonDown kills a pod's shim while wincri is down:
+// after the restart the container is reported exited and its process,
+// which outlived the shim, is gone; a pod without pause is still ready and
+// runs a new container.
+func TestShimKilledWhileDaemonDown(t *testing.T) {
+	e := newPodEnv(t)
+	for _, cfg := range []*runtimeapi.PodSandboxConfig{sharedPIDPodConfig("orphan-with-pause"), podConfig("orphan")} {
+		podID, pod := e.runPodWith(cfg)
+		c := e.create(podID, pod, "sleeper", "sleep", "600")
+		e.start(c)
+		pid := int(e.pid(c))
+		e.d.Kill(t)
+		for _, shim := range e.d.Shims() {
+			syscall.Kill(shim, syscall.SIGKILL)
+		}
+		e.d.Start(t)
+		if st := e.status(c); st.State != runtimeapi.ContainerState_CONTAINER_EXITED || st.Reason != "Unknown" {
+			t.Errorf("%s: container whose shim died while wincri was down: %v (%s)", cfg.Metadata.Name, st.State, st.Reason)
+		}
+		waitFor(t, "the container's process to be gone", func() bool { return !processRuns(pid) })
+		shared := cfg.Linux.SecurityContext.NamespaceOptions.Pid == runtimeapi.NamespaceMode_POD
+		if got, want := e.podState(podID), runtimeapi.PodSandboxState_SANDBOX_READY; (got == want) == shared {
+			t.Errorf("%s: pod state %v after its shim died (pause: %v)", cfg.Metadata.Name, got, shared)
+		}
+		if !shared {
+			e.start(e.create(podID, pod, "again", "sleep", "600"))
+		}
+		e.removeAll()
+	}
+}
+
+// processRuns says whether pid is a live process (not gone, not a zombie).
+func processRuns(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	// state is the field after "(comm)"
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	return i < 0 || i+2 >= len(s) || s[i+2] != 'Z'
+}
+
 // pid reads a container's pid from its verbose status.
 func (e *podEnv) pid(id string) uint32 {
 	e.t.Helper()
