@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/containerd/containerd/api/types"
 	"github.com/containerd/errdefs"
 	"github.com/containerd/log"
 	"github.com/opencontainers/runtime-spec/specs-go"
@@ -109,13 +110,20 @@ func (r *Runtime) RunPodSandbox(ctx context.Context, cfg *runtimeapi.PodSandboxC
 		}
 	}
 	phases.mark("netns")
+	var pause *pauseBundle
+	if !p.rec.NoPause { // while the shim starts
+		if pause, err = r.preparePause(ctx, p, un); err != nil {
+			return "", err
+		}
+		phases.mark("pause-spec")
+	}
 	s, err := shimDone()
 	if err != nil {
 		return "", err
 	}
 	phases.mark("shim")
-	if !p.rec.NoPause {
-		if err := r.startPause(ctx, p, h, s, un); err != nil {
+	if pause != nil {
+		if err := r.startPause(ctx, p, h, s, pause); err != nil {
 			return "", err
 		}
 		phases.mark("pause")
@@ -144,36 +152,51 @@ func (r *Runtime) RunPodSandbox(ctx context.Context, cfg *runtimeapi.PodSandboxC
 	return id, nil
 }
 
-// startPause creates and starts the pause container in the pod's shim.
-func (r *Runtime) startPause(ctx context.Context, p *pod, h handler, s *shim.Shim, un *userns) error {
+// pauseBundle is the pause container's spec and rootfs, made while the
+// pod's shim starts.
+type pauseBundle struct {
+	spec   *specs.Spec
+	rootfs []*types.Mount
+}
+
+// preparePause pulls (if needed) the sandbox image, prepares the pause's
+// rootfs and builds its spec.
+func (r *Runtime) preparePause(ctx context.Context, p *pod, un *userns) (*pauseBundle, error) {
 	id, podDir := p.rec.Id, r.podDir(p.rec.Id)
 	img, err := r.ensureImage(ctx, r.cfg.SandboxImage)
 	if err != nil {
-		return fmt.Errorf("sandbox image: %w", err)
+		return nil, fmt.Errorf("sandbox image: %w", err)
 	}
 	p.rec.ImageId = img.ID
 	rootfs, err := r.prepareSnapshot(ctx, id, img.ChainID, un.snapshotOpts()...)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	usernsPath := ""
 	if un != nil && p.rec.NetnsPath != "" {
 		if usernsPath, err = pinUserns(podDir, p.rec.NetnsPath); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	spec, err := r.sandboxSpec(ctx, specInput{id: id, podID: id, podCfg: p.cfg, image: img, netns: p.rec.NetnsPath, podDir: podDir, userns: un, usernsPath: usernsPath})
 	if err != nil {
-		return err
+		return nil, err
 	}
+	return &pauseBundle{spec: spec, rootfs: rootfs}, nil
+}
+
+// startPause creates and starts the pause container in the pod's shim.
+func (r *Runtime) startPause(ctx context.Context, p *pod, h handler, s *shim.Shim, b *pauseBundle) error {
+	id := p.rec.Id
 	// Replaces the bundle the shim started with (it read only its
 	// annotations, at start).
-	if err := r.writeBundle(id, spec); err != nil {
+	if err := r.writeBundle(id, b.spec); err != nil {
 		return err
 	}
-	if _, err := createTask(ctx, s, h, id, r.bundleDir(id), rootfs, cio.Streams{}); err != nil {
+	if _, err := createTask(ctx, s, h, id, r.bundleDir(id), b.rootfs, cio.Streams{}); err != nil {
 		return err
 	}
+	var err error
 	p.rec.Pid, err = startTask(ctx, s, id)
 	return err
 }
