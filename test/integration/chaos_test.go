@@ -128,7 +128,7 @@ func (e *podEnv) checkConsistent() {
 // ready, and its next container starts in a new shim.
 func TestKilledProcessesAreReported(t *testing.T) {
 	e := newPodEnv(t)
-	for _, cfg := range []*runtimeapi.PodSandboxConfig{sharedPIDPodConfig("victim-with-pause"), podConfig("victim")} {
+	for _, cfg := range bothPodKinds("victim") {
 		podID, pod := e.runPodWith(cfg)
 		c1 := e.create(podID, pod, "one", "sleep", "60")
 		e.start(c1)
@@ -148,7 +148,7 @@ func TestKilledProcessesAreReported(t *testing.T) {
 		if st.Reason != "Unknown" || st.Message == "" {
 			t.Errorf("container whose shim was killed: reason %q message %q", st.Reason, st.Message)
 		}
-		if cfg.Linux.SecurityContext.NamespaceOptions.Pid == runtimeapi.NamespaceMode_POD {
+		if hasPause(cfg) {
 			waitFor(t, "the pod to be not ready", func() bool { return e.podState(podID) == runtimeapi.PodSandboxState_SANDBOX_NOTREADY })
 			e.removeAll()
 			continue
@@ -174,7 +174,7 @@ func TestKilledProcessesAreReported(t *testing.T) {
 // runs a new container.
 func TestShimKilledWhileDaemonDown(t *testing.T) {
 	e := newPodEnv(t)
-	for _, cfg := range []*runtimeapi.PodSandboxConfig{sharedPIDPodConfig("orphan-with-pause"), podConfig("orphan")} {
+	for _, cfg := range bothPodKinds("orphan") {
 		podID, pod := e.runPodWith(cfg)
 		c := e.create(podID, pod, "sleeper", "sleep", "600")
 		e.start(c)
@@ -188,7 +188,7 @@ func TestShimKilledWhileDaemonDown(t *testing.T) {
 			t.Errorf("%s: container whose shim died while wincri was down: %v (%s)", cfg.Metadata.Name, st.State, st.Reason)
 		}
 		waitFor(t, "the container's process to be gone", func() bool { return !processRuns(pid) })
-		shared := cfg.Linux.SecurityContext.NamespaceOptions.Pid == runtimeapi.NamespaceMode_POD
+		shared := hasPause(cfg)
 		if got, want := e.podState(podID), runtimeapi.PodSandboxState_SANDBOX_READY; (got == want) == shared {
 			t.Errorf("%s: pod state %v after its shim died (pause: %v)", cfg.Metadata.Name, got, shared)
 		}

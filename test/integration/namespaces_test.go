@@ -22,8 +22,8 @@ import (
 // always, with the pod's hostname; PID only when the pod asks.
 func TestPodNamespaces(t *testing.T) {
 	e := newPodEnv(t)
-	for _, cfg := range []*runtimeapi.PodSandboxConfig{podConfig("solo"), sharedPIDPodConfig("shared")} {
-		shared := cfg.Linux.SecurityContext.NamespaceOptions.Pid == runtimeapi.NamespaceMode_POD
+	for _, cfg := range bothPodKinds("solo") {
+		shared := hasPause(cfg)
 		podID, _ := e.runPodWith(cfg)
 		resp, err := e.d.Runtime.PodSandboxStatus(testutil.Ctx(t), &runtimeapi.PodSandboxStatusRequest{PodSandboxId: podID, Verbose: true})
 		if err != nil {

@@ -85,6 +85,17 @@ func sharedPIDPodConfig(name string) *runtimeapi.PodSandboxConfig {
 	return cfg
 }
 
+// bothPodKinds are a pod with a pause (name-with-pause) and one without.
+func bothPodKinds(name string) []*runtimeapi.PodSandboxConfig {
+	return []*runtimeapi.PodSandboxConfig{sharedPIDPodConfig(name + "-with-pause"), podConfig(name)}
+}
+
+// hasPause says whether wincri gives the pod a pause process (the test
+// configs differ only in the PID namespace mode).
+func hasPause(cfg *runtimeapi.PodSandboxConfig) bool {
+	return cfg.GetLinux().GetSecurityContext().GetNamespaceOptions().GetPid() == runtimeapi.NamespaceMode_POD
+}
+
 // containerLinux is a container's Linux config as kubelet builds it for pod:
 // the pod's PID namespace mode.
 func containerLinux(pod *runtimeapi.PodSandboxConfig) *runtimeapi.LinuxContainerConfig {
@@ -365,7 +376,7 @@ func TestKill9Restart(t *testing.T) {
 	// Crashes in the middle of creating a pod (with and without pause),
 	// then a container.
 	for _, fp := range []string{"pod-after-network", "pod-after-shim"} {
-		for _, cfg := range []*runtimeapi.PodSandboxConfig{podConfig("half-" + fp), sharedPIDPodConfig("half-pause-" + fp)} {
+		for _, cfg := range bothPodKinds("half-" + fp) {
 			e.crashDuring(fp, func(ctx context.Context) error {
 				_, err := e.d.Runtime.RunPodSandbox(ctx, &runtimeapi.RunPodSandboxRequest{Config: e.own(cfg)})
 				return err
