@@ -6,7 +6,7 @@ import (
 )
 
 // cgroupRoots are the hierarchies a cgroup path lives in: each v1
-// controller's, or the single v2 one.
+// controller's (with the hybrid "unified" one), or the single v2 one.
 func cgroupRoots() []string {
 	if _, err := os.Stat("/sys/fs/cgroup/cgroup.controllers"); err == nil {
 		return []string{"/sys/fs/cgroup"}
@@ -14,7 +14,7 @@ func cgroupRoots() []string {
 	roots, _ := filepath.Glob("/sys/fs/cgroup/*")
 	var out []string
 	for _, r := range roots {
-		if fi, err := os.Lstat(r); err == nil && fi.IsDir() && filepath.Base(r) != "unified" {
+		if fi, err := os.Lstat(r); err == nil && fi.IsDir() {
 			out = append(out, r)
 		}
 	}
