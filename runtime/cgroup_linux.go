@@ -1,45 +1,41 @@
 package runtime
 
 import (
-	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
+
+	"github.com/opencontainers/runtime-spec/specs-go"
 )
 
-// removeBundleCgroup removes the cgroup a bundle's spec names, if it is
-// empty, in every hierarchy. runc deletes the cgroups it recorded; this is
-// for the ones it never did: a runc create cut short (a crash of ours or of
-// the shim mid-create) leaves the directory and no state to delete it by.
-// A cgroup that still holds processes is left alone (rmdir fails).
-func removeBundleCgroup(bundle string) {
-	b, err := os.ReadFile(filepath.Join(bundle, "config.json"))
-	if err != nil {
-		return
-	}
-	p := cgroupsPathOf(b)
-	// systemd's "slice:prefix:name" paths are units systemd removes.
-	if p == "" || strings.Contains(p, ":") || !filepath.IsAbs(p) {
+// removeCgroup removes the cgroup a spec names, if it is empty, in every
+// hierarchy. runc deletes the cgroups it recorded; this is for the ones it
+// never did: a runc create cut short (a crash of ours or of the shim
+// mid-create) leaves the directory and no state to delete it by. A cgroup
+// that still holds processes is left alone (rmdir fails).
+func removeCgroup(spec *specs.Spec) {
+	p := cgroupPathOf(spec)
+	if p == "" {
 		return
 	}
 	for _, root := range cgroupRoots() {
-		os.Remove(filepath.Join(root, filepath.Clean(p)))
+		os.Remove(filepath.Join(root, p))
 	}
 }
 
-// cgroupsPathOf reads linux.cgroupsPath from a spec's JSON (decoding
-// only that field: other fields are skipped).
-func cgroupsPathOf(spec []byte) string {
-	var s struct {
-		Linux *struct {
-			CgroupsPath string `json:"cgroupsPath"`
-		} `json:"linux"`
-	}
-	if json.Unmarshal(spec, &s) != nil || s.Linux == nil {
+// cgroupPathOf is the spec's cgroup path below each hierarchy's root, or ""
+// when there is none to remove: systemd's "slice:prefix:name" paths are
+// units systemd removes.
+func cgroupPathOf(spec *specs.Spec) string {
+	if spec == nil || spec.Linux == nil {
 		return ""
 	}
-	return s.Linux.CgroupsPath
+	p := spec.Linux.CgroupsPath
+	if p == "" || strings.Contains(p, ":") || !filepath.IsAbs(p) {
+		return ""
+	}
+	return filepath.Clean(p)
 }
 
 var (

@@ -70,7 +70,7 @@ func (r *Runtime) CreateContainer(ctx context.Context, podID string, cfg *runtim
 	defer func() {
 		if retErr != nil {
 			cctx := context.WithoutCancel(ctx)
-			logErr(cctx, r.removeBundle(cctx, id), "remove bundle of failed container", "container", id)
+			logErr(cctx, r.removeBundle(cctx, id, nil), "remove bundle of failed container", "container", id)
 			r.releaseName(name, id)
 		}
 	}()

@@ -22,7 +22,8 @@ func (r *Runtime) StartContainer(ctx context.Context, id string) (retErr error) 
 	if err != nil {
 		return err
 	}
-	s, err := r.ensurePodShim(ctx, c.podID)
+	p, _ := r.lookupPod(c.podID)
+	s, err := r.ensurePodShim(ctx, p)
 	if err != nil {
 		return err
 	}
@@ -47,15 +48,12 @@ func (r *Runtime) StartContainer(ctx context.Context, id string) (retErr error) 
 			logErr(cctx, r.persistContainer(c), "persist container", "container", c.rec.Id)
 		}
 	}()
-	h, err := r.handlerFor(r.podHandler(c.podID))
+	h, err := r.handlerFor(p.rec.RuntimeHandler) // fixed at creation
 	if err != nil {
 		return err
 	}
 	phases := newPhases()
-	if err := r.attachOutput(ctx, c); err != nil {
-		return err
-	}
-	streams, err := cio.NewStreams(r.ioDir(c.rec.Id), c.rec.Id, c.cfg.GetStdin(), c.cfg.GetTty())
+	streams, err := r.attachOutput(ctx, c)
 	if err != nil {
 		return err
 	}
@@ -63,7 +61,6 @@ func (r *Runtime) StartContainer(ctx context.Context, id string) (retErr error) 
 	if err != nil {
 		return err
 	}
-	p, _ := r.lookupPod(c.podID)
 	if err := r.nri.startContainer(ctx, p, c); err != nil {
 		return fmt.Errorf("NRI StartContainer: %w", err)
 	}
@@ -95,32 +92,22 @@ func (r *Runtime) StartContainer(ctx context.Context, id string) (retErr error) 
 }
 
 // attachOutput opens the container's CRI log and starts copying its
-// output FIFOs into it (the caller holds c.mu).
-func (r *Runtime) attachOutput(ctx context.Context, c *container) error {
-	if c.logger != nil {
-		return nil
-	}
+// output streams into it, unless that runs already (the caller holds
+// c.mu). It returns the streams, for the task.
+func (r *Runtime) attachOutput(ctx context.Context, c *container) (cio.Streams, error) {
 	streams, err := cio.NewStreams(r.ioDir(c.rec.Id), c.rec.Id, c.cfg.GetStdin(), c.cfg.GetTty())
-	if err != nil {
-		return err
+	if err != nil || c.logger != nil {
+		return streams, err
 	}
 	lf, err := cio.OpenLog(c.rec.LogPath)
 	if err != nil {
-		return fmt.Errorf("open container log: %w", err)
+		return streams, fmt.Errorf("open container log: %w", err)
 	}
 	if c.logger, err = cio.StartLogger(ctx, streams, lf); err != nil {
 		lf.Close()
-		return err
+		return streams, err
 	}
-	return nil
-}
-
-// podHandler is the runtime handler a pod runs with.
-func (r *Runtime) podHandler(podID string) string {
-	if p, err := r.lookupPod(podID); err == nil {
-		return p.snapshot().RuntimeHandler
-	}
-	return ""
+	return streams, nil
 }
 
 // podShim is the running shim of a pod, or nil.
@@ -191,11 +178,8 @@ func (r *Runtime) recordExit(c *container, s *shim.Shim, st exitStatus) {
 // StopContainer stops a running container: its stop signal, then SIGKILL
 // after timeout seconds. Stopping a stopped or unknown container succeeds.
 func (r *Runtime) StopContainer(ctx context.Context, id string, timeout int64) error {
-	c, err := r.lookupContainer(id)
-	if errdefs.IsNotFound(err) {
-		return nil
-	}
-	if err != nil {
+	c, err := ifKnown(r.lookupContainer(id))
+	if c == nil {
 		return err
 	}
 	return r.stopContainer(ctx, c, timeout)
@@ -248,11 +232,8 @@ func (r *Runtime) imageStopSignal(c *container) string {
 // RemoveContainer removes a container (stopping it first if it runs).
 // Removing an unknown container succeeds.
 func (r *Runtime) RemoveContainer(ctx context.Context, id string) error {
-	c, err := r.lookupContainer(id)
-	if errdefs.IsNotFound(err) {
-		return nil
-	}
-	if err != nil {
+	c, err := ifKnown(r.lookupContainer(id))
+	if c == nil {
 		return err
 	}
 	if err := r.stopContainer(ctx, c, 0); err != nil {
@@ -267,7 +248,7 @@ func (r *Runtime) RemoveContainer(ctx context.Context, id string) error {
 		c.logger.Close()
 		c.logger = nil
 	}
-	if err := r.removeBundle(ctx, c.rec.Id); err != nil {
+	if err := r.removeBundle(ctx, c.rec.Id, r.containerSpecOf(c)); err != nil {
 		return err
 	}
 	if err := r.store.DeleteContainer(c.rec.Id); err != nil {

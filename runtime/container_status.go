@@ -81,7 +81,7 @@ func (r *Runtime) containerSpecOf(c *container) *specs.Spec {
 	return s
 }
 
-// readSpec reads the container's OCI spec from its bundle (nil if gone).
+// readSpec reads the OCI spec in id's bundle (nil if gone).
 func (r *Runtime) readSpec(id string) *specs.Spec {
 	b, err := os.ReadFile(filepath.Join(r.bundleDir(id), "config.json"))
 	if err != nil {
@@ -108,14 +108,8 @@ func containerState(s records.ContainerState) runtimeapi.ContainerState {
 
 // ListContainers lists containers matching the filter.
 func (r *Runtime) ListContainers(f *runtimeapi.ContainerFilter) []*runtimeapi.Container {
-	r.mu.RLock()
-	ctrs := make([]*container, 0, len(r.ctrs))
-	for _, c := range r.ctrs {
-		ctrs = append(ctrs, c)
-	}
-	r.mu.RUnlock()
 	var out []*runtimeapi.Container
-	for _, c := range ctrs {
+	for _, c := range r.allContainers() {
 		rec := c.snapshot()
 		if f.GetId() != "" && !strings.HasPrefix(rec.Id, f.GetId()) {
 			continue

@@ -18,14 +18,8 @@ func (r *Runtime) MetricDescriptors() []*runtimeapi.MetricDescriptor { return st
 // ListPodSandboxMetrics reports the metrics of every ready pod and its
 // running containers.
 func (r *Runtime) ListPodSandboxMetrics(ctx context.Context) []*runtimeapi.PodSandboxMetrics {
-	r.mu.RLock()
-	pods := make([]*pod, 0, len(r.pods))
-	for _, p := range r.pods {
-		pods = append(pods, p)
-	}
-	r.mu.RUnlock()
 	var out []*runtimeapi.PodSandboxMetrics
-	for _, p := range pods {
+	for _, p := range r.allPods() {
 		rec := p.snapshot()
 		if rec.State != records.PodState_POD_READY {
 			continue

@@ -52,16 +52,7 @@ func (h *nriHooks) stop() {
 func (h *nriHooks) sync(ctx context.Context, cb nri.SyncCB) error {
 	var pods []*nri.PodSandbox
 	var ctrs []*nri.Container
-	h.r.mu.RLock()
-	ps := make([]*pod, 0, len(h.r.pods))
-	for _, p := range h.r.pods {
-		ps = append(ps, p)
-	}
-	cs := make([]*container, 0, len(h.r.ctrs))
-	for _, c := range h.r.ctrs {
-		cs = append(cs, c)
-	}
-	h.r.mu.RUnlock()
+	ps, cs := h.r.objects()
 	for _, p := range ps {
 		pods = append(pods, h.r.nriPod(p))
 	}

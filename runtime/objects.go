@@ -4,6 +4,8 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -63,6 +65,27 @@ func newID() string {
 	return hex.EncodeToString(b)
 }
 
+// allPods, allContainers and objects copy the object maps under r.mu, so
+// that callers work on each object without holding r.mu.
+func (r *Runtime) allPods() []*pod {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return slices.Collect(maps.Values(r.pods))
+}
+
+func (r *Runtime) allContainers() []*container {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return slices.Collect(maps.Values(r.ctrs))
+}
+
+// objects is both, as one consistent view.
+func (r *Runtime) objects() ([]*pod, []*container) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return slices.Collect(maps.Values(r.pods)), slices.Collect(maps.Values(r.ctrs))
+}
+
 // lookupPod finds a pod by id or unique id prefix.
 func (r *Runtime) lookupPod(id string) (*pod, error) {
 	r.mu.RLock()
@@ -75,6 +98,15 @@ func (r *Runtime) lookupContainer(id string) (*container, error) {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	return lookup(r.ctrs, "container", id)
+}
+
+// ifKnown makes a lookup's NotFound a (nil, nil), for the calls CRI makes
+// idempotent (stop and remove of what is gone succeed).
+func ifKnown[T any](v *T, err error) (*T, error) {
+	if errdefs.IsNotFound(err) {
+		return nil, nil
+	}
+	return v, err
 }
 
 // lookup finds an object by id or unique id prefix, as crictl users type
@@ -162,16 +194,7 @@ type Counts struct {
 // Counts counts what the runtime holds (for the metrics endpoint).
 func (r *Runtime) Counts() Counts {
 	c := Counts{Pods: map[string]int{}, Containers: map[string]int{}}
-	r.mu.RLock()
-	pods := make([]*pod, 0, len(r.pods))
-	for _, p := range r.pods {
-		pods = append(pods, p)
-	}
-	ctrs := make([]*container, 0, len(r.ctrs))
-	for _, ct := range r.ctrs {
-		ctrs = append(ctrs, ct)
-	}
-	r.mu.RUnlock()
+	pods, ctrs := r.objects()
 	for _, p := range pods {
 		c.Pods[podState(p.snapshot().State).String()]++
 		if p.shim.Load() != nil {

@@ -315,7 +315,7 @@ func (r *Runtime) teardownPod(ctx context.Context, p *pod) error {
 	if err := unmountAll(filepath.Join(r.podDir(id), "userns")); err != nil {
 		errs = append(errs, err)
 	}
-	if err := r.removeBundle(ctx, id); err != nil {
+	if err := r.removeBundle(ctx, id, nil); err != nil {
 		errs = append(errs, err)
 	}
 	if len(errs) == 0 {

@@ -59,14 +59,8 @@ func podState(s records.PodState) runtimeapi.PodSandboxState {
 
 // ListPodSandbox lists pods matching the filter (id prefix, state, labels).
 func (r *Runtime) ListPodSandbox(f *runtimeapi.PodSandboxFilter) []*runtimeapi.PodSandbox {
-	r.mu.RLock()
-	pods := make([]*pod, 0, len(r.pods))
-	for _, p := range r.pods {
-		pods = append(pods, p)
-	}
-	r.mu.RUnlock()
 	var out []*runtimeapi.PodSandbox
-	for _, p := range pods {
+	for _, p := range r.allPods() {
 		rec := p.snapshot()
 		if f.GetId() != "" && !strings.HasPrefix(rec.Id, f.GetId()) {
 			continue

@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/containerd/errdefs"
 	"github.com/containerd/log"
 	"google.golang.org/protobuf/proto"
 
@@ -49,10 +48,10 @@ func (r *Runtime) watchSandbox(p *pod, s *shim.Shim) {
 }
 
 // ensurePodShim returns the pod's shim, starting a new one for a ready pod
-// without pause whose shim is gone (its namespaces outlive it).
-func (r *Runtime) ensurePodShim(ctx context.Context, podID string) (*shim.Shim, error) {
-	p, err := r.lookupPod(podID)
-	if err != nil {
+// without pause whose shim is gone (its namespaces outlive it); nil for no
+// pod or a pod that is not running.
+func (r *Runtime) ensurePodShim(ctx context.Context, p *pod) (*shim.Shim, error) {
+	if p == nil {
 		return nil, nil
 	}
 	if s := p.shim.Load(); s != nil || !p.rec.NoPause {
@@ -90,11 +89,8 @@ func (r *Runtime) ensurePodShim(ctx context.Context, podID string) (*shim.Shim, 
 // tears down the pod network and shuts the shim down. Stopping a stopped or
 // unknown pod succeeds.
 func (r *Runtime) StopPodSandbox(ctx context.Context, id string) error {
-	p, err := r.lookupPod(id)
-	if errdefs.IsNotFound(err) {
-		return nil
-	}
-	if err != nil {
+	p, err := ifKnown(r.lookupPod(id))
+	if p == nil {
 		return err
 	}
 	for _, c := range r.podContainers(p.rec.Id) {
@@ -166,11 +162,8 @@ func (r *Runtime) stopPause(ctx context.Context, p *pod, s *shim.Shim) error {
 // RemovePodSandbox stops the pod if needed, then removes its containers and
 // every trace of it. Removing an unknown pod succeeds.
 func (r *Runtime) RemovePodSandbox(ctx context.Context, id string) error {
-	p, err := r.lookupPod(id)
-	if errdefs.IsNotFound(err) {
-		return nil
-	}
-	if err != nil {
+	p, err := ifKnown(r.lookupPod(id))
+	if p == nil {
 		return err
 	}
 	if err := r.StopPodSandbox(ctx, p.rec.Id); err != nil {

@@ -48,10 +48,7 @@ func (r *Runtime) recover(ctx context.Context) error {
 	}
 	// Reconnecting is a round trip per shim and per task: done in parallel,
 	// so that a node with many pods is back within a second.
-	pods := make([]*pod, 0, len(r.pods))
-	for _, p := range r.pods {
-		pods = append(pods, p)
-	}
+	pods := r.allPods()
 	parallel(len(pods), func(i int) { r.reattachPod(ctx, pods[i]) })
 	ctrs := r.store.Containers()
 	errs := make([]error, len(ctrs))
@@ -193,7 +190,7 @@ func markLost(c *container) {
 // adoptRunning reconnects a running container's output and watches it; an
 // exit that happened while this daemon was down is recorded at once.
 func (r *Runtime) adoptRunning(ctx context.Context, c *container, s *shim.Shim) {
-	if err := r.attachOutput(ctx, c); err != nil {
+	if _, err := r.attachOutput(ctx, c); err != nil {
 		log.G(ctx).WithError(err).WithField("container", c.rec.Id).Warn("cannot reattach container output")
 	}
 	c.exited = make(chan struct{})
@@ -250,7 +247,7 @@ func (r *Runtime) sweep(ctx context.Context) {
 	for _, e := range entries {
 		if !owned[e.Name()] {
 			log.G(ctx).WithField("bundle", e.Name()).Info("removing orphaned bundle")
-			logErr(ctx, r.removeBundle(ctx, e.Name()), "remove orphaned bundle", "id", e.Name())
+			logErr(ctx, r.removeBundle(ctx, e.Name(), nil), "remove orphaned bundle", "id", e.Name())
 		}
 	}
 	sn := r.Images.Client().SnapshotService(r.Images.Snapshotter())
@@ -263,7 +260,7 @@ func (r *Runtime) sweep(ctx context.Context) {
 	})
 	for _, id := range orphans {
 		log.G(ctx).WithField("snapshot", id).Info("removing orphaned snapshot")
-		logErr(ctx, r.removeBundle(ctx, id), "remove orphaned snapshot", "id", id)
+		logErr(ctx, r.removeBundle(ctx, id, nil), "remove orphaned snapshot", "id", id)
 	}
 }
 
@@ -289,7 +286,7 @@ func (r *Runtime) discardContainer(ctx context.Context, c *container, s *shim.Sh
 			return err
 		}
 	}
-	return r.removeBundle(ctx, c.rec.Id)
+	return r.removeBundle(ctx, c.rec.Id, nil)
 }
 
 // discardTask kills and deletes a container's task, draining its output

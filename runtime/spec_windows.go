@@ -50,7 +50,7 @@ func unmountPodShm(string) error { return nil }
 
 func unmountAll(string) error { return nil }
 
-// removeBundleCgroup: Windows has no cgroups.
-func removeBundleCgroup(string) {}
+// removeCgroup: Windows has no cgroups.
+func removeCgroup(*specs.Spec) {}
 
 func (r *Runtime) removeImageVolumes(context.Context, string) error { return nil }

@@ -76,9 +76,10 @@ func (r *Runtime) writeBundle(id string, spec *specs.Spec) error {
 	return os.WriteFile(filepath.Join(bundle, "config.json"), b, 0o600)
 }
 
-// removeBundle removes a container's snapshot and bundle; what is already
-// gone is not an error.
-func (r *Runtime) removeBundle(ctx context.Context, id string) error {
+// removeBundle removes a container's snapshot, bundle and empty cgroup;
+// what is already gone is not an error. spec is the bundle's, when the
+// caller holds it (else it is read from the bundle).
+func (r *Runtime) removeBundle(ctx context.Context, id string, spec *specs.Spec) error {
 	sn := r.Images.Client().SnapshotService(r.Images.Snapshotter())
 	err := sn.Remove(nsCtx(ctx), id)
 	if err != nil && !errdefs.IsNotFound(err) {
@@ -92,7 +93,10 @@ func (r *Runtime) removeBundle(ctx context.Context, id string) error {
 	if err := unmountAll(filepath.Join(r.bundleDir(id), "rootfs")); err != nil {
 		return err
 	}
-	removeBundleCgroup(r.bundleDir(id))
+	if spec == nil {
+		spec = r.readSpec(id)
+	}
+	removeCgroup(spec)
 	if err := os.RemoveAll(r.bundleDir(id)); err != nil {
 		return err
 	}

@@ -114,26 +114,22 @@ func (s *Store) Container(id string) (*records.Container, bool) {
 }
 
 // Pods returns copies of every pod record, oldest first.
-func (s *Store) Pods() []*records.Pod {
-	s.mu.RLock()
-	out := make([]*records.Pod, 0, len(s.pods))
-	for _, p := range s.pods {
-		out = append(out, proto.Clone(p).(*records.Pod))
-	}
-	s.mu.RUnlock()
-	sort.Slice(out, func(i, j int) bool { return out[i].CreatedAt < out[j].CreatedAt })
-	return out
-}
+func (s *Store) Pods() []*records.Pod { return cloneSorted(&s.mu, s.pods) }
 
 // Containers returns copies of every container record, oldest first.
-func (s *Store) Containers() []*records.Container {
-	s.mu.RLock()
-	out := make([]*records.Container, 0, len(s.ctrs))
-	for _, c := range s.ctrs {
-		out = append(out, proto.Clone(c).(*records.Container))
+func (s *Store) Containers() []*records.Container { return cloneSorted(&s.mu, s.ctrs) }
+
+func cloneSorted[T interface {
+	proto.Message
+	GetCreatedAt() int64
+}](mu *sync.RWMutex, m map[string]T) []T {
+	mu.RLock()
+	out := make([]T, 0, len(m))
+	for _, v := range m {
+		out = append(out, proto.Clone(v).(T))
 	}
-	s.mu.RUnlock()
-	sort.Slice(out, func(i, j int) bool { return out[i].CreatedAt < out[j].CreatedAt })
+	mu.RUnlock()
+	sort.Slice(out, func(i, j int) bool { return out[i].GetCreatedAt() < out[j].GetCreatedAt() })
 	return out
 }
 
