@@ -88,6 +88,11 @@ func (r *Runtime) CreateContainer(ctx context.Context, podID string, cfg *runtim
 	if err := r.nri.createContainer(ctx, p, c, spec); err != nil {
 		return "", fmt.Errorf("NRI CreateContainer: %w", err)
 	}
+	if spec.Linux != nil {
+		if err := r.fitResources(ctx, id, spec.Linux.Resources); err != nil {
+			return "", err
+		}
+	}
 	if err := r.writeBundle(id, spec); err != nil {
 		return "", err
 	}

@@ -47,6 +47,9 @@ func (r *Runtime) updateResources(ctx context.Context, id string, res *runtimeap
 	}
 	if c.rec.State == records.ContainerState_CONTAINER_RUNNING {
 		resources := linuxResources(spec.Linux.Resources, res)
+		if err := r.fitResources(ctx, c.rec.Id, resources); err != nil {
+			return err
+		}
 		a, err := typeurl.MarshalAnyToProto(resources)
 		if err != nil {
 			return err

@@ -111,6 +111,7 @@ func New(ctx context.Context, cfg *config.Config) (_ *Runtime, retErr error) {
 	if err != nil {
 		return nil, err
 	}
+	r.logMissingCgroups(ctx)
 	if err := r.recover(ctx); err != nil {
 		r.shims.Close()
 		return nil, fmt.Errorf("recover state: %w", err)

@@ -8,8 +8,10 @@ import (
 	"strconv"
 	"strings"
 
+	capparmor "github.com/containerd/containerd/v2/contrib/apparmor"
 	"github.com/containerd/containerd/v2/contrib/seccomp"
 	"github.com/containerd/containerd/v2/core/containers"
+	"github.com/containerd/containerd/v2/pkg/apparmor"
 	"github.com/containerd/containerd/v2/pkg/oci"
 	"github.com/containerd/errdefs"
 	"github.com/moby/sys/mountinfo"
@@ -276,6 +278,13 @@ func securityOpts(sc *runtimeapi.LinuxContainerSecurityContext, imageUser string
 		if so != nil {
 			opts = append(opts, so)
 		}
+		ao, err := apparmorOpt(sc.GetApparmor(), sc.GetApparmorProfile(), apparmor.HostSupports())
+		if err != nil {
+			return nil, err
+		}
+		if ao != nil {
+			opts = append(opts, ao)
+		}
 	}
 	if sc.GetReadonlyRootfs() {
 		opts = append(opts, oci.WithRootFSReadonly())
@@ -381,4 +390,43 @@ func withResources(res *runtimeapi.LinuxContainerResources) oci.SpecOpts {
 		s.Linux.Resources = linuxResources(s.Linux.Resources, res)
 		return nil
 	}
+}
+
+// defaultApparmorProfile is the profile wincri loads for RuntimeDefault.
+const defaultApparmorProfile = "wincri-default"
+
+// apparmorOpt applies the container's AppArmor profile (the security
+// profile, else the deprecated "runtime/default" / "localhost/NAME" string).
+// On a host without AppArmor, RuntimeDefault and Unconfined are tolerated (no
+// profile can apply), but a named profile is refused: starting the container
+// unconfined would silently drop what the pod asked for.
+func apparmorOpt(sp *runtimeapi.SecurityProfile, legacy string, enabled bool) (oci.SpecOpts, error) {
+	kind, name := runtimeapi.SecurityProfile_Unconfined, ""
+	switch {
+	case sp != nil:
+		kind, name = sp.GetProfileType(), sp.GetLocalhostRef()
+	case legacy == "runtime/default":
+		kind = runtimeapi.SecurityProfile_RuntimeDefault
+	case strings.HasPrefix(legacy, "localhost/"):
+		kind, name = runtimeapi.SecurityProfile_Localhost, strings.TrimPrefix(legacy, "localhost/")
+	case legacy != "" && legacy != "unconfined":
+		return nil, fmt.Errorf("apparmor profile %q: want runtime/default, unconfined or localhost/NAME: %w", legacy, errdefs.ErrInvalidArgument)
+	}
+	switch kind {
+	case runtimeapi.SecurityProfile_RuntimeDefault:
+		if !enabled {
+			return nil, nil
+		}
+		return capparmor.WithDefaultProfile(defaultApparmorProfile), nil
+	case runtimeapi.SecurityProfile_Localhost:
+		name = strings.TrimPrefix(name, "localhost/")
+		if name == "" {
+			return nil, fmt.Errorf("apparmor profile type Localhost needs a profile name: %w", errdefs.ErrInvalidArgument)
+		}
+		if !enabled {
+			return nil, fmt.Errorf("apparmor profile %q: AppArmor is not enabled on this host: %w", name, errdefs.ErrFailedPrecondition)
+		}
+		return capparmor.WithProfile(name), nil
+	}
+	return nil, nil
 }

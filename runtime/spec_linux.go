@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -107,10 +108,21 @@ func withShm(podDir string, ns *runtimeapi.NamespaceOption) oci.SpecOpts {
 }
 
 func withCgroupsPath(parent, id string) oci.SpecOpts {
+	return oci.WithCgroup(cgroupsPath(parent, id))
+}
+
+// cgroupsPath is the container's cgroup below the pod's parent: a systemd
+// slice parent (kubelet's systemd driver, e.g. kubepods-besteffort-podUID.slice)
+// gives runc's "slice:prefix:name" form, as containerd does; a cgroupfs parent
+// a path below it.
+func cgroupsPath(parent, id string) string {
 	if parent == "" {
 		parent = "/wincri"
 	}
-	return oci.WithCgroup(filepath.Join(parent, id))
+	if base := path.Base(parent); strings.HasSuffix(base, ".slice") {
+		return base + ":wincri:" + id
+	}
+	return filepath.Join(parent, id)
 }
 
 var (

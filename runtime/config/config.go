@@ -37,6 +37,12 @@ type Config struct {
 	// mounts. Pods sharing one PID namespace, with sysctls or with a user
 	// namespace still get one; Windows pods always do.
 	DropInfra bool `toml:"drop_infra"`
+	// StrictResources fails a container that asks for a limit this node's
+	// cgroups cannot enforce (hugepage limits without the hugetlb controller,
+	// swap without swap accounting, cpuset without its controller, unified
+	// keys on cgroup v1). Off, such limits are dropped with a log line, as
+	// containerd's tolerate_missing_hugetlb_controller does for hugepages.
+	StrictResources bool `toml:"strict_resources"`
 	// DefaultRuntime names the handler used when a pod asks for none.
 	DefaultRuntime string `toml:"default_runtime"`
 	// Runtimes maps a RuntimeClass handler name to the shim that runs it.
@@ -267,6 +273,12 @@ sandbox_image = {{q .SandboxImage}}
 # namespace, no sysctls, no user namespace): their network, IPC and UTS
 # namespaces are held by bind mounts instead. false gives every pod a pause.
 drop_infra = {{.DropInfra}}
+# Linux: a container asking for a limit this node's cgroups cannot enforce
+# (hugepage limits without the hugetlb controller, swap limits without swap
+# accounting, cpuset without its controller, unified keys on cgroup v1) starts
+# with that limit dropped and a log line (false, as containerd's
+# tolerate_missing_hugetlb_controller), or fails with FailedPrecondition (true).
+strict_resources = {{.StrictResources}}
 # The runtime handler for pods whose RuntimeClass names none.
 default_runtime = {{q .DefaultRuntime}}
 

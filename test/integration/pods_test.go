@@ -129,16 +129,25 @@ func (e *podEnv) runPodWith(cfg *runtimeapi.PodSandboxConfig) (string, *runtimea
 
 func (e *podEnv) create(podID string, pod *runtimeapi.PodSandboxConfig, name string, args ...string) string {
 	e.t.Helper()
+	return e.createWith(podID, pod, name, func(c *runtimeapi.ContainerConfig) { c.Args = args })
+}
+
+// containerConfig is a container of the test image in pod, changed by edit.
+func (e *podEnv) containerConfig(pod *runtimeapi.PodSandboxConfig, name string, edit func(*runtimeapi.ContainerConfig)) *runtimeapi.ContainerConfig {
+	c := &runtimeapi.ContainerConfig{
+		Metadata: &runtimeapi.ContainerMetadata{Name: name},
+		Image:    &runtimeapi.ImageSpec{Image: procImage},
+		LogPath:  name + ".log",
+		Linux:    containerLinux(pod),
+	}
+	edit(c)
+	return c
+}
+
+func (e *podEnv) createWith(podID string, pod *runtimeapi.PodSandboxConfig, name string, edit func(*runtimeapi.ContainerConfig)) string {
+	e.t.Helper()
 	resp, err := e.d.Runtime.CreateContainer(testutil.Ctx(e.t), &runtimeapi.CreateContainerRequest{
-		PodSandboxId:  podID,
-		SandboxConfig: pod,
-		Config: &runtimeapi.ContainerConfig{
-			Metadata: &runtimeapi.ContainerMetadata{Name: name},
-			Image:    &runtimeapi.ImageSpec{Image: procImage},
-			Args:     args,
-			LogPath:  name + ".log",
-			Linux:    containerLinux(pod),
-		},
+		PodSandboxId: podID, SandboxConfig: pod, Config: e.containerConfig(pod, name, edit),
 	})
 	if err != nil {
 		e.t.Fatalf("CreateContainer %s: %v", name, err)
