@@ -26,14 +26,14 @@ func (c *cniRunner) load() (gocni.CNI, error) {
 		return nil, err
 	}
 	if c.cni == nil {
-		n, err := gocni.New(gocni.WithMinNetworkCount(2), gocni.WithPluginConfDir(c.confDir),
+		n, err := gocni.New(gocni.WithMinNetworkCount(len(cniLoadOpts)), gocni.WithPluginConfDir(c.confDir),
 			gocni.WithPluginDir(c.binDirs), gocni.WithInterfacePrefix("eth"))
 		if err != nil {
 			return nil, err
 		}
 		c.cni = n
 	}
-	if err := c.cni.Load(gocni.WithLoNetwork, gocni.WithDefaultConf); err != nil {
+	if err := c.cni.Load(cniLoadOpts...); err != nil {
 		return nil, fmt.Errorf("load CNI config from %s: %w", c.confDir, err)
 	}
 	return c.cni, nil

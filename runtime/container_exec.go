@@ -12,6 +12,8 @@ import (
 	taskapi "github.com/containerd/containerd/api/runtime/task/v3"
 	"github.com/containerd/errdefs"
 	"github.com/containerd/typeurl/v2"
+	"github.com/opencontainers/runtime-spec/specs-go"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/wincri/wincri/proto/records"
 	"github.com/wincri/wincri/runtime/cio"
@@ -64,9 +66,8 @@ func (r *Runtime) Exec(ctx context.Context, id string, cmd []string, eio ExecIO,
 	if spec == nil || spec.Process == nil {
 		return 0, fmt.Errorf("container %s has no spec: %w", c.rec.Id, errdefs.ErrFailedPrecondition)
 	}
-	proc := *spec.Process
-	proc.Args, proc.Terminal = cmd, eio.TTY
-	procAny, err := typeurl.MarshalAnyToProto(&proc)
+	proc := execProcess(spec.Process, cmd, eio.TTY)
+	procAny, err := typeurl.MarshalAnyToProto(proc)
 	if err != nil {
 		return 0, err
 	}
@@ -224,4 +225,17 @@ func (b *cappedBuffer) Bytes() []byte {
 func (r *Runtime) CheckRunning(id string) error {
 	_, _, err := r.runningContainer(id)
 	return err
+}
+
+// execProcess is an exec's process: the container's, running cmd. Its
+// CommandLine is cleared (hcsshim runs CommandLine over Args, so a Windows
+// container built with ArgsEscaped would run its entrypoint again), and a TTY
+// gets TERM=xterm, as containerd does.
+func execProcess(ctr *specs.Process, cmd []string, tty bool) *specs.Process {
+	p := *ctr
+	p.Args, p.CommandLine, p.Terminal = cmd, "", tty
+	if tty {
+		p.Env = mergeEnv(p.Env, []*runtimeapi.KeyValue{{Key: "TERM", Value: []byte("xterm")}})
+	}
+	return &p
 }
