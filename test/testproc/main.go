@@ -11,10 +11,12 @@
 //	testproc spin           burn a CPU forever
 //	testproc sleep SECS     sleep
 //	testproc cat FILE       print a file
+//	testproc serve PORT     HTTP on PORT: 200 "ok" for every path, one log line a request
 package main
 
 import (
 	"fmt"
+	"net/http"
 	"os"
 	"os/signal"
 	"strconv"
@@ -79,6 +81,13 @@ func main() {
 			}
 			fmt.Println(l)
 		}
+	case "serve":
+		http.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+			fmt.Printf("%s %s\n", r.Method, r.URL.Path)
+			fmt.Fprintln(w, "ok")
+		})
+		fmt.Fprintln(os.Stderr, http.ListenAndServe(":"+args[0], nil))
+		os.Exit(1)
 	case "cat":
 		b, err := os.ReadFile(args[0])
 		if err != nil {

@@ -1,8 +1,10 @@
 package testutil
 
 import (
+	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 )
 
 // cgroupRoots are the hierarchies a cgroup path lives in: each v1
@@ -43,4 +45,27 @@ func RemoveCgroup(parent string) {
 	for _, root := range cgroupRoots() {
 		os.Remove(filepath.Join(root, parent))
 	}
+}
+
+// RemoveCgroupTree removes parent and every cgroup below it, deepest first,
+// in every hierarchy; it returns the cgroups that could not be removed
+// (still holding processes).
+func RemoveCgroupTree(parent string) []string {
+	var left []string
+	for _, root := range cgroupRoots() {
+		var dirs []string
+		filepath.WalkDir(filepath.Join(root, parent), func(p string, d fs.DirEntry, err error) error {
+			if err == nil && d.IsDir() {
+				dirs = append(dirs, p)
+			}
+			return nil
+		})
+		slices.Reverse(dirs)
+		for _, d := range dirs {
+			if err := os.Remove(d); err != nil && !os.IsNotExist(err) {
+				left = append(left, d)
+			}
+		}
+	}
+	return left
 }

@@ -112,7 +112,7 @@ func NewDaemon(t testing.TB, bin string, o Options) *Daemon {
 			}
 		}
 		killShims(dir)
-		unmountBelow(dir)
+		UnmountBelow(dir)
 		os.RemoveAll(dir)
 	})
 	return d
@@ -294,8 +294,8 @@ func (d *Daemon) Mounts() []string {
 	return out
 }
 
-// unmountBelow lazily unmounts whatever a killed daemon left mounted in dir.
-func unmountBelow(dir string) {
+// UnmountBelow lazily unmounts whatever a killed process left mounted in dir.
+func UnmountBelow(dir string) {
 	b, err := os.ReadFile("/proc/self/mounts")
 	if err != nil {
 		return

@@ -1,0 +1,259 @@
+//go:build linux
+
+// Package kubelet runs an unmodified kubelet in standalone mode (static pod
+// manifests, no API server) against a dedicated wincri, and checks what a
+// node operator relies on through the kubelet's own API.
+package kubelet
+
+import (
+	"bytes"
+	"crypto/tls"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// nodeName is the kubelet's node: static pod NAME runs as NAME-nodeName.
+const nodeName = "wincri-e2e"
+
+// kubelet is a kubelet process with its own root, manifests and cgroup root.
+type kubelet struct {
+	t          *testing.T
+	bin        string
+	dir        string
+	cgroupRoot string
+	port       int
+	cmd        *exec.Cmd
+	exited     chan struct{}
+	http       *http.Client
+}
+
+// startKubelet runs the kubelet against the CRI endpoint at socket.
+func startKubelet(t *testing.T, bin, socket string) *kubelet {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "wincri-kubelet-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := &kubelet{t: t, bin: bin, dir: dir, cgroupRoot: fmt.Sprintf("/wincri-kubelet-%d", os.Getpid()), port: freePort(t),
+		http: &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}}
+	for _, d := range []string{"manifests", "root", "pod-logs"} {
+		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfg := fmt.Sprintf(`apiVersion: kubelet.config.k8s.io/v1beta1
+kind: KubeletConfiguration
+address: 127.0.0.1
+port: %d
+readOnlyPort: 0
+healthzPort: 0
+staticPodPath: %s
+fileCheckFrequency: 1s
+syncFrequency: 5s
+authentication:
+  anonymous: {enabled: true}
+  webhook: {enabled: false}
+authorization: {mode: AlwaysAllow}
+cgroupDriver: cgroupfs
+cgroupRoot: %s
+cgroupsPerQOS: true
+enforceNodeAllocatable: ["pods"]
+failSwapOn: false
+failCgroupV1: false
+containerRuntimeEndpoint: unix://%s
+imageServiceEndpoint: unix://%s
+podLogsDir: %s
+featureGates: {PodAndContainerStatsFromCRI: true}
+evictionHard: {memory.available: "1Mi", nodefs.available: "1%%", imagefs.available: "1%%", nodefs.inodesFree: "1%%"}
+serializeImagePulls: false
+registerNode: false
+`, k.port, filepath.Join(dir, "manifests"), k.cgroupRoot, socket, socket, filepath.Join(dir, "pod-logs"))
+	if err := os.WriteFile(filepath.Join(dir, "config.yaml"), []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := makeCgroup(k.cgroupRoot); err != nil {
+		t.Fatal(err)
+	}
+	logf, err := os.Create(k.logPath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer logf.Close()
+	k.cmd = exec.Command(bin, "--config", filepath.Join(dir, "config.yaml"), "--root-dir", filepath.Join(dir, "root"),
+		"--hostname-override", nodeName, "--v", "2")
+	k.cmd.Stdout, k.cmd.Stderr = logf, logf
+	k.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := k.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	k.exited = make(chan struct{})
+	go func() { k.cmd.Wait(); close(k.exited) }()
+	t.Cleanup(k.cleanup)
+	k.waitFor("the kubelet API", 90*time.Second, func() bool { _, err := k.get("/pods"); return err == nil })
+	return k
+}
+
+func (k *kubelet) logPath() string { return filepath.Join(k.dir, "kubelet.log") }
+
+// stop ends the kubelet (SIGTERM, then SIGKILL).
+func (k *kubelet) stop() {
+	if k.cmd == nil {
+		return
+	}
+	k.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-k.exited:
+	case <-time.After(20 * time.Second):
+		k.cmd.Process.Kill()
+		<-k.exited
+	}
+	k.cmd = nil
+}
+
+func (k *kubelet) cleanup() {
+	k.stop()
+	if k.t.Failed() {
+		if b, err := os.ReadFile(k.logPath()); err == nil {
+			k.t.Logf("kubelet log (errors and the last lines):\n%s", errorsAndTail(string(b), 60))
+		}
+	}
+	unmountKubelet(k.dir)
+	os.RemoveAll(k.dir)
+}
+
+// addManifest writes a static pod manifest; removeManifest deletes it.
+func (k *kubelet) addManifest(name, yaml string) {
+	k.t.Helper()
+	if err := os.WriteFile(filepath.Join(k.dir, "manifests", name+".yaml"), []byte(yaml), 0o644); err != nil {
+		k.t.Fatal(err)
+	}
+}
+
+func (k *kubelet) removeManifest(name string) {
+	if err := os.Remove(filepath.Join(k.dir, "manifests", name+".yaml")); err != nil {
+		k.t.Fatal(err)
+	}
+}
+
+func (k *kubelet) url(path string) string { return fmt.Sprintf("https://127.0.0.1:%d%s", k.port, path) }
+
+func (k *kubelet) get(path string) ([]byte, error) {
+	resp, err := k.http.Get(k.url(path))
+	return body(resp, err)
+}
+
+func (k *kubelet) post(path string) ([]byte, error) {
+	resp, err := k.http.Post(k.url(path), "application/x-www-form-urlencoded", nil)
+	return body(resp, err)
+}
+
+func body(resp *http.Response, err error) ([]byte, error) {
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err == nil && resp.StatusCode != http.StatusOK {
+		err = fmt.Errorf("%s: %s", resp.Status, bytes.TrimSpace(b))
+	}
+	return b, err
+}
+
+// getJSON decodes a kubelet API answer into v.
+func (k *kubelet) getJSON(path string, v any) error {
+	b, err := k.get(path)
+	if err != nil {
+		return err
+	}
+	return json.Unmarshal(b, v)
+}
+
+// waitFor polls cond until it holds or the timeout passes (a test failure).
+func (k *kubelet) waitFor(what string, timeout time.Duration, cond func() bool) {
+	k.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		select {
+		case <-k.exited:
+			k.t.Fatalf("the kubelet exited while waiting for %s", what)
+		default:
+		}
+		if time.Now().After(deadline) {
+			k.t.Fatalf("timed out after %v waiting for %s", timeout, what)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+}
+
+func freePort(t *testing.T) int {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// unmountKubelet unmounts what the kubelet mounted below its directory.
+func unmountKubelet(dir string) {
+	b, _ := os.ReadFile("/proc/self/mounts")
+	lines := strings.Split(string(b), "\n")
+	for i := len(lines) - 1; i >= 0; i-- {
+		if f := strings.Fields(lines[i]); len(f) > 1 && (f[1] == dir || strings.HasPrefix(f[1], dir+"/")) {
+			syscall.Unmount(f[1], syscall.MNT_DETACH)
+		}
+	}
+}
+
+func errorsAndTail(s string, n int) string {
+	lines := strings.Split(s, "\n")
+	var out []string
+	for _, l := range lines {
+		if strings.HasPrefix(l, "E") {
+			out = append(out, l)
+		}
+	}
+	if len(out) > n {
+		out = out[len(out)-n:]
+	}
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(out, "\n") + "\n---\n" + strings.Join(lines, "\n")
+}
+
+// makeCgroup creates the kubelet's cgroup root in every hierarchy (the
+// kubelet requires it to exist); a v1 cpuset gets its parent's CPUs and
+// memory nodes, which a new cpuset lacks.
+func makeCgroup(p string) error {
+	roots, _ := filepath.Glob("/sys/fs/cgroup/*")
+	if _, err := os.Stat("/sys/fs/cgroup/cgroup.controllers"); err == nil {
+		roots = []string{"/sys/fs/cgroup"}
+	}
+	for _, root := range roots {
+		if fi, err := os.Lstat(root); err != nil || !fi.IsDir() {
+			continue
+		}
+		if err := os.MkdirAll(filepath.Join(root, p), 0o755); err != nil {
+			return err
+		}
+		for _, f := range []string{"cpuset.cpus", "cpuset.mems"} {
+			if b, err := os.ReadFile(filepath.Join(root, f)); err == nil {
+				if err := os.WriteFile(filepath.Join(root, p, f), b, 0o644); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
+}
