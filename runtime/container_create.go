@@ -20,13 +20,10 @@ import (
 // containerd does. Whatever fails undoes what was done; a crash midway is
 // undone at the next start.
 func (r *Runtime) CreateContainer(ctx context.Context, podID string, cfg *runtimeapi.ContainerConfig) (_ string, retErr error) {
+	if err := validateContainerConfig(cfg); err != nil {
+		return "", err
+	}
 	md := cfg.GetMetadata()
-	if md.GetName() == "" {
-		return "", fmt.Errorf("container metadata needs a name: %w", errdefs.ErrInvalidArgument)
-	}
-	if cfg.GetImage().GetImage() == "" {
-		return "", fmt.Errorf("container config needs an image: %w", errdefs.ErrInvalidArgument)
-	}
 	if u := cfg.GetLinux().GetSecurityContext().GetNamespaceOptions().GetUsernsOptions(); u != nil {
 		if p, err := r.lookupPod(podID); err == nil && !proto.Equal(u, p.cfg.GetLinux().GetSecurityContext().GetNamespaceOptions().GetUsernsOptions()) {
 			return "", fmt.Errorf("container user namespace options differ from the pod's: %w", errdefs.ErrInvalidArgument)

@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
 	taskapi "github.com/containerd/containerd/api/runtime/task/v3"
+	tasktypes "github.com/containerd/containerd/api/types/task"
 	"github.com/containerd/errdefs"
 	"github.com/containerd/typeurl/v2"
 	"github.com/opencontainers/runtime-spec/specs-go"
@@ -96,11 +98,22 @@ func (r *Runtime) Exec(ctx context.Context, id string, cmd []string, eio ExecIO,
 	bg := context.WithoutCancel(ctx)
 	if _, err := s.Task.Exec(ctx, &taskapi.ExecProcessRequest{ID: cid, ExecID: execID, Terminal: eio.TTY,
 		Stdin: streams.Stdin, Stdout: streams.Stdout, Stderr: streams.Stderr, Spec: procAny}); err != nil {
-		return 0, fmt.Errorf("exec in %s: %w", cid, errgrpcFromShim(err))
+		return 0, execFailed(bg, s, cid, err)
 	}
 	defer s.Task.Delete(bg, &taskapi.DeleteRequest{ID: cid, ExecID: execID})
 	if _, err := s.Task.Start(ctx, &taskapi.StartRequest{ID: cid, ExecID: execID}); err != nil {
-		return 0, fmt.Errorf("start exec in %s: %w", cid, errgrpcFromShim(err))
+		if code := commandNotRun(err); code != 0 && taskRunning(bg, s, cid) {
+			// The container runs; the command could not: a shell's answer
+			// (127 not found, 126 not executable), which a probe reads.
+			if w := eio.Stderr; w != nil || eio.TTY {
+				if w == nil {
+					w = eio.Stdout
+				}
+				fmt.Fprintf(w, "%s: %v\n", cmd[0], err)
+			}
+			return code, nil
+		}
+		return 0, execFailed(bg, s, cid, err)
 	}
 	if eio.Stdin != nil {
 		go func() {
@@ -129,7 +142,7 @@ func (r *Runtime) Exec(ctx context.Context, id string, cmd []string, eio ExecIO,
 		return 0, fmt.Errorf("command %q in container %s timed out after %s: %w", cmd, cid, timeout, context.DeadlineExceeded)
 	}
 	if st.err != nil {
-		return 0, fmt.Errorf("wait for exec in %s: %w", cid, errgrpcFromShim(st.err))
+		return 0, execFailed(bg, s, cid, st.err)
 	}
 	drained := make(chan struct{})
 	go func() { wg.Wait(); close(drained) }()
@@ -238,4 +251,33 @@ func execProcess(ctr *specs.Process, cmd []string, tty bool) *specs.Process {
 		p.Env = mergeEnv(p.Env, []*runtimeapi.KeyValue{{Key: "TERM", Value: []byte("xterm")}})
 	}
 	return &p
+}
+
+// commandNotRun is the shell's exit code for an exec whose command could not
+// be run (127: not found, 126: not executable), or 0 for another failure.
+func commandNotRun(err error) int32 {
+	msg := err.Error()
+	switch {
+	case strings.Contains(msg, "no such file or directory"), strings.Contains(msg, "executable file not found"), strings.Contains(msg, "cannot find the file"):
+		return 127
+	case strings.Contains(msg, "permission denied"), strings.Contains(msg, "exec format error"), strings.Contains(msg, "is a directory"):
+		return 126
+	}
+	return 0
+}
+
+// taskRunning asks the shim whether the container's task still runs.
+func taskRunning(ctx context.Context, s *shim.Shim, id string) bool {
+	st, err := s.Task.State(ctx, &taskapi.StateRequest{ID: id})
+	return err == nil && st.Status == tasktypes.Status_RUNNING
+}
+
+// execFailed is the error of an exec the shim refused: FailedPrecondition
+// when the container stopped meanwhile (an exec racing a stop), else the
+// shim's error.
+func execFailed(ctx context.Context, s *shim.Shim, id string, err error) error {
+	if !taskRunning(ctx, s, id) {
+		return fmt.Errorf("container %s is not running: %w", id, errdefs.ErrFailedPrecondition)
+	}
+	return fmt.Errorf("exec in %s: %w", id, errgrpcFromShim(err))
 }

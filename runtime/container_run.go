@@ -145,7 +145,9 @@ func (r *Runtime) recordExit(c *container, s *shim.Shim, st exitStatus) {
 		c.logger.Close()
 	}
 	c.mu.Lock()
-	c.rec.State, c.rec.ExitCode, c.rec.FinishedAt = records.ContainerState_CONTAINER_EXITED, st.code, st.at.UnixNano()
+	// The shim's exit time of a short-lived process can precede the start
+	// time recorded after Start returned: never report an end before the start.
+	c.rec.State, c.rec.ExitCode, c.rec.FinishedAt = records.ContainerState_CONTAINER_EXITED, st.code, max(st.at.UnixNano(), c.rec.StartedAt)
 	switch {
 	case st.err != nil:
 		c.rec.Reason, c.rec.Message = "Unknown", fmt.Sprintf("lost the container's shim: %v", st.err)

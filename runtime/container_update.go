@@ -29,6 +29,9 @@ func (r *Runtime) updateResources(ctx context.Context, id string, res *runtimeap
 	if res == nil {
 		return nil
 	}
+	if err := checkUpdateResources(res); err != nil {
+		return err
+	}
 	p, _ := r.lookupPod(c.podID)
 	if withNRI && p != nil {
 		if res, err = r.nri.updateContainer(ctx, p, c, res); err != nil {

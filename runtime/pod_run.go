@@ -28,10 +28,10 @@ import (
 // runs while the shim and pause start. Whatever fails undoes what was done;
 // a crash midway is undone at the next start.
 func (r *Runtime) RunPodSandbox(ctx context.Context, cfg *runtimeapi.PodSandboxConfig, handlerName string) (_ string, retErr error) {
-	md := cfg.GetMetadata()
-	if md.GetName() == "" || md.GetNamespace() == "" || md.GetUid() == "" {
-		return "", fmt.Errorf("pod sandbox metadata needs name, namespace and uid: %w", errdefs.ErrInvalidArgument)
+	if err := validatePodConfig(cfg); err != nil {
+		return "", err
 	}
+	md := cfg.GetMetadata()
 	h, err := r.handlerFor(handlerName)
 	if err != nil {
 		return "", err

@@ -116,12 +116,22 @@ func createTask(ctx context.Context, s *shim.Shim, h handler, id, bundle string,
 		}
 		req.Options = opts
 	}
+	// The shim's create runs runc to the end whatever the client does: a
+	// call cut short here would leave a runc init and its cgroups the task
+	// table does not hold (so no delete could find them). It finishes or
+	// fails on its own, within taskCallTimeout.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), taskCallTimeout)
+	defer cancel()
 	resp, err := s.Task.Create(ctx, req)
 	if err != nil {
 		return 0, fmt.Errorf("create task %s: %w", id, errgrpcFromShim(err))
 	}
 	return resp.Pid, nil
 }
+
+// taskCallTimeout bounds a task create or start that no client deadline
+// may cut short.
+const taskCallTimeout = 2 * time.Minute
 
 // exitStatus is how a task ended.
 type exitStatus struct {
@@ -179,6 +189,8 @@ func itoa(v uint32) string { return strconv.FormatUint(uint64(v), 10) }
 
 // startTask starts a created task and returns its pid.
 func startTask(ctx context.Context, s *shim.Shim, id string) (uint32, error) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), taskCallTimeout) // as createTask
+	defer cancel()
 	resp, err := s.Task.Start(ctx, &taskapi.StartRequest{ID: id})
 	if err != nil {
 		return 0, fmt.Errorf("start task %s: %w", id, errgrpcFromShim(err))

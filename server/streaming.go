@@ -129,6 +129,11 @@ func (s *RuntimeService) PortForward(ctx context.Context, r *runtimeapi.PortForw
 	if r.GetPodSandboxId() == "" {
 		return nil, invalid("PortForward: pod_sandbox_id must be set")
 	}
+	for _, p := range r.GetPort() {
+		if p < 1 || p > 65535 {
+			return nil, invalid(fmt.Sprintf("PortForward: port %d is not a port (1-65535)", p))
+		}
+	}
 	if _, err := s.rt.PodSandboxStatus(ctx, r.GetPodSandboxId(), false); err != nil {
 		return nil, toStatus(err)
 	}

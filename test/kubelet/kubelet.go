@@ -37,14 +37,15 @@ type kubelet struct {
 	http       *http.Client
 }
 
-// startKubelet runs the kubelet against the CRI endpoint at socket.
-func startKubelet(t *testing.T, bin, socket string) *kubelet {
+// startKubelet runs the kubelet against the CRI endpoint at socket, its pods'
+// cgroups below cgroupRoot.
+func startKubelet(t *testing.T, bin, socket, cgroupRoot string) *kubelet {
 	t.Helper()
 	dir, err := os.MkdirTemp("", "wincri-kubelet-")
 	if err != nil {
 		t.Fatal(err)
 	}
-	k := &kubelet{t: t, bin: bin, dir: dir, cgroupRoot: fmt.Sprintf("/wincri-kubelet-%d", os.Getpid()), port: freePort(t),
+	k := &kubelet{t: t, bin: bin, dir: dir, cgroupRoot: cgroupRoot, port: freePort(t),
 		http: &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}}
 	for _, d := range []string{"manifests", "root", "pod-logs"} {
 		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {

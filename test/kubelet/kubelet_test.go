@@ -103,6 +103,17 @@ func TestKubeletStandalone(t *testing.T) {
 			t.Fatalf("%s not in PATH (make deps installs it)", b)
 		}
 	}
+	// Registered first, so it runs last: after the kubelet and wincri ended.
+	cgroupRoot := fmt.Sprintf("/wincri-kubelet-%d", os.Getpid())
+	t.Cleanup(func() {
+		if pids := testutil.KillCgroupTree(cgroupRoot); len(pids) > 0 {
+			t.Errorf("processes left in the kubelet's cgroups (killed): %v", pids)
+			time.Sleep(time.Second)
+		}
+		if left := testutil.RemoveCgroupTree(cgroupRoot); len(left) > 0 {
+			t.Errorf("cgroups that could not be removed: %v", left)
+		}
+	})
 	reg := testutil.NewRegistry(t)
 	reg.Push(t, "wincri-test/pause:1", testutil.ProcImage(t, testProcBin, []string{"/testproc", "pause"}, nil))
 	reg.Push(t, "wincri-test/proc:1", testutil.ProcImage(t, testProcBin, []string{"/testproc"}, []string{"sleep", "3600"}))
@@ -114,12 +125,7 @@ func TestKubeletStandalone(t *testing.T) {
 	d.Start(t)
 	t.Cleanup(func() { exec.Command("ip", "link", "delete", bridge).Run() })
 
-	k := startKubelet(t, kubeletBin, d.Socket)
-	t.Cleanup(func() {
-		if left := testutil.RemoveCgroupTree(k.cgroupRoot); len(left) > 0 {
-			t.Errorf("cgroups left holding processes: %v", left)
-		}
-	})
+	k := startKubelet(t, kubeletBin, d.Socket, cgroupRoot)
 	k.addManifest("web", webPod)
 	k.addManifest("busy", busyPod)
 	web, busy := "web-"+nodeName, "busy-"+nodeName

@@ -5,6 +5,9 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
+	"strings"
+	"syscall"
 )
 
 // cgroupRoots are the hierarchies a cgroup path lives in: each v1
@@ -45,6 +48,32 @@ func RemoveCgroup(parent string) {
 	for _, root := range cgroupRoots() {
 		os.Remove(filepath.Join(root, parent))
 	}
+}
+
+// KillCgroupTree kills (SIGKILL) every process in parent and below, what
+// a failed test left behind, and returns their pids.
+func KillCgroupTree(parent string) []int {
+	seen := map[int]bool{}
+	for _, root := range cgroupRoots() {
+		filepath.WalkDir(filepath.Join(root, parent), func(p string, d fs.DirEntry, err error) error {
+			if err != nil || d.Name() != "cgroup.procs" {
+				return nil
+			}
+			b, _ := os.ReadFile(p)
+			for _, f := range strings.Fields(string(b)) {
+				if pid, err := strconv.Atoi(f); err == nil && !seen[pid] {
+					seen[pid] = true
+					syscall.Kill(pid, syscall.SIGKILL)
+				}
+			}
+			return nil
+		})
+	}
+	var pids []int
+	for pid := range seen {
+		pids = append(pids, pid)
+	}
+	return pids
 }
 
 // RemoveCgroupTree removes parent and every cgroup below it, deepest first,
