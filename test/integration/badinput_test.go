@@ -77,7 +77,10 @@ func TestBadInput(t *testing.T) {
 	inv, nf, fp := codes.InvalidArgument, codes.NotFound, codes.FailedPrecondition
 	calls := []badCall{
 		// RunPodSandbox
-		{"pod: no config", inv, func(ctx context.Context) error { _, err := rt.RunPodSandbox(ctx, &runtimeapi.RunPodSandboxRequest{}); return err }},
+		{"pod: no config", inv, func(ctx context.Context) error {
+			_, err := rt.RunPodSandbox(ctx, &runtimeapi.RunPodSandboxRequest{})
+			return err
+		}},
 		{"pod: 1 MiB name", inv, podWith(func(c *runtimeapi.PodSandboxConfig) { c.Metadata.Name = huge })},
 		{"pod: no uid", inv, podWith(func(c *runtimeapi.PodSandboxConfig) { c.Metadata.Uid = "" })},
 		{"pod: control character in namespace", inv, podWith(func(c *runtimeapi.PodSandboxConfig) { c.Metadata.Namespace = "a\nb" })},
@@ -102,12 +105,16 @@ func TestBadInput(t *testing.T) {
 		{"pod: bad host IP", inv, podWith(func(c *runtimeapi.PodSandboxConfig) {
 			c.PortMappings = []*runtimeapi.PortMapping{{ContainerPort: 80, HostPort: 8080, HostIp: "999.1.1.1"}}
 		})},
-		{"pod: DNS server not an IP", inv, podWith(func(c *runtimeapi.PodSandboxConfig) { c.DnsConfig = &runtimeapi.DNSConfig{Servers: []string{"dns.example"}} })},
+		{"pod: DNS server not an IP", inv, podWith(func(c *runtimeapi.PodSandboxConfig) {
+			c.DnsConfig = &runtimeapi.DNSConfig{Servers: []string{"dns.example"}}
+		})},
 		{"pod: DNS search with a line break", inv, podWith(func(c *runtimeapi.PodSandboxConfig) {
 			c.DnsConfig = &runtimeapi.DNSConfig{Searches: []string{"a.example\nnameserver 6.6.6.6"}}
 		})},
 		{"pod: relative cgroup parent", inv, podWith(func(c *runtimeapi.PodSandboxConfig) { c.Linux.CgroupParent = "../../escape" })},
-		{"pod: overhead CPU period 5", inv, podWith(func(c *runtimeapi.PodSandboxConfig) { c.Linux.Overhead = &runtimeapi.LinuxContainerResources{CpuPeriod: 5} })},
+		{"pod: overhead CPU period 5", inv, podWith(func(c *runtimeapi.PodSandboxConfig) {
+			c.Linux.Overhead = &runtimeapi.LinuxContainerResources{CpuPeriod: 5}
+		})},
 		{"pod: negative run_as_user", inv, podWith(func(c *runtimeapi.PodSandboxConfig) {
 			c.Linux.SecurityContext.RunAsUser = &runtimeapi.Int64Value{Value: -1}
 		})},
@@ -241,7 +248,10 @@ func TestBadInput(t *testing.T) {
 			return err
 		}},
 		// Images
-		{"pull: no image", inv, func(ctx context.Context) error { _, err := is.PullImage(ctx, &runtimeapi.PullImageRequest{}); return err }},
+		{"pull: no image", inv, func(ctx context.Context) error {
+			_, err := is.PullImage(ctx, &runtimeapi.PullImageRequest{})
+			return err
+		}},
 		{"pull: bad reference", inv, func(ctx context.Context) error {
 			_, err := is.PullImage(ctx, &runtimeapi.PullImageRequest{Image: &runtimeapi.ImageSpec{Image: "UPPER/Case::bad"}})
 			return err
@@ -250,8 +260,14 @@ func TestBadInput(t *testing.T) {
 			_, err := is.PullImage(ctx, &runtimeapi.PullImageRequest{Image: &runtimeapi.ImageSpec{Image: "registry.k8s.io/wincri-test/none:1"}})
 			return err
 		}},
-		{"image status: no image", inv, func(ctx context.Context) error { _, err := is.ImageStatus(ctx, &runtimeapi.ImageStatusRequest{}); return err }},
-		{"remove image: no image", inv, func(ctx context.Context) error { _, err := is.RemoveImage(ctx, &runtimeapi.RemoveImageRequest{}); return err }},
+		{"image status: no image", inv, func(ctx context.Context) error {
+			_, err := is.ImageStatus(ctx, &runtimeapi.ImageStatusRequest{})
+			return err
+		}},
+		{"remove image: no image", inv, func(ctx context.Context) error {
+			_, err := is.RemoveImage(ctx, &runtimeapi.RemoveImageRequest{})
+			return err
+		}},
 	}
 	for _, c := range calls {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
