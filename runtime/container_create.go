@@ -78,7 +78,7 @@ func (r *Runtime) CreateContainer(ctx context.Context, podID string, cfg *runtim
 	if _, err := r.prepareSnapshot(ctx, id, img.ChainID, un.snapshotOpts()...); err != nil {
 		return "", err
 	}
-	spec, err := r.containerSpec(ctx, specInput{id: id, podID: prec.Id, podCfg: p.cfg, image: img, netns: prec.NetnsPath, podDir: r.podDir(prec.Id), pausePid: prec.Pid, podNS: podNamespacePaths(prec, r.podDir(prec.Id)), userns: un}, cfg)
+	spec, err := r.containerSpec(ctx, specInput{id: id, podID: prec.Id, handler: h, podCfg: p.cfg, image: img, netns: prec.NetnsPath, podDir: r.podDir(prec.Id), pausePid: prec.Pid, podNS: podNamespacePaths(prec, r.podDir(prec.Id)), userns: un}, cfg)
 	if err != nil {
 		return "", err
 	}

@@ -20,6 +20,9 @@ type handler struct {
 	platform string
 	// opts are the shim's typed options, sent at start and in Create.
 	opts proto.Message
+	// podAnnotations and containerAnnotations are the annotation patterns
+	// passed to the shim.
+	podAnnotations, containerAnnotations []string
 }
 
 // loadHandlers decodes every handler's options into the shim's own options
@@ -27,7 +30,7 @@ type handler struct {
 func loadHandlers(cfg *config.Config) (map[string]handler, error) {
 	out := map[string]handler{}
 	for name, rt := range cfg.Runtimes {
-		h := handler{name: name, shim: rt.Shim, platform: rt.Platform}
+		h := handler{name: name, shim: rt.Shim, platform: rt.Platform, podAnnotations: rt.PodAnnotations, containerAnnotations: rt.ContainerAnnotations}
 		opts := optionsFor(rt.Shim)
 		if opts != nil && len(rt.Options) > 0 {
 			b, err := toml.Marshal(rt.Options)

@@ -178,7 +178,11 @@ func (r *Runtime) preparePause(ctx context.Context, p *pod, un *userns) (*pauseB
 			return nil, err
 		}
 	}
-	spec, err := r.sandboxSpec(ctx, specInput{id: id, podID: id, podCfg: p.cfg, image: img, netns: p.rec.NetnsPath, podDir: podDir, userns: un, usernsPath: usernsPath})
+	h, err := r.handlerFor(p.rec.RuntimeHandler)
+	if err != nil {
+		return nil, err
+	}
+	spec, err := r.sandboxSpec(ctx, specInput{id: id, podID: id, handler: h, podCfg: p.cfg, image: img, netns: p.rec.NetnsPath, podDir: podDir, userns: un, usernsPath: usernsPath})
 	if err != nil {
 		return nil, err
 	}
@@ -363,7 +367,7 @@ func netPod(id string, cfg *runtimeapi.PodSandboxConfig) *network.Pod {
 	md := cfg.GetMetadata()
 	np := &network.Pod{
 		ID: id, Name: md.GetName(), Namespace: md.GetNamespace(), UID: md.GetUid(),
-		HostNetwork:  cfg.GetLinux().GetSecurityContext().GetNamespaceOptions().GetNetwork() == runtimeapi.NamespaceMode_NODE,
+		HostNetwork:  hostNetwork(cfg),
 		CgroupParent: cfg.GetLinux().GetCgroupParent(),
 	}
 	if un, err := podUserns(cfg); err == nil {

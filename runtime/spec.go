@@ -21,6 +21,7 @@ const (
 	annSandboxUID    = "io.kubernetes.cri.sandbox-uid"
 	annContainerName = "io.kubernetes.cri.container-name"
 	annImageName     = "io.kubernetes.cri.image-name"
+	annSandboxImage  = "io.kubernetes.cri.podsandbox.image-name"
 	annLogDirectory  = "io.kubernetes.cri.sandbox-log-directory"
 )
 
@@ -28,6 +29,7 @@ const (
 type specInput struct {
 	id       string
 	podID    string
+	handler  handler
 	podCfg   *runtimeapi.PodSandboxConfig
 	image    images.Image
 	netns    string // pod network namespace ("" for host network)
@@ -125,4 +127,28 @@ func linuxResources(dst *specs.LinuxResources, res *runtimeapi.LinuxContainerRes
 		dst.Unified = res.GetUnified()
 	}
 	return dst
+}
+
+// criImageName is the image name a container's spec carries, as containerd
+// gives it: the image the user asked for (kubelet sends it apart, as it
+// sends the image id as the image), else the image's own name.
+func criImageName(cfg *runtimeapi.ContainerConfig, img images.Image) string {
+	if u := cfg.GetImage().GetUserSpecifiedImage(); u != "" {
+		return u
+	}
+	want := cfg.GetImage().GetImage()
+	for _, r := range img.References {
+		if r == want {
+			return r
+		}
+	}
+	for _, r := range img.References {
+		if !strings.Contains(r, "@") {
+			return r
+		}
+	}
+	if len(img.References) > 0 {
+		return img.References[0]
+	}
+	return want
 }

@@ -40,7 +40,7 @@ func (r *Runtime) containerSpec(ctx context.Context, in specInput, cfg *runtimea
 		oci.WithAnnotations(podAnnotations(in.podID, in.podCfg, map[string]string{
 			annContainerType: "container",
 			annContainerName: cfg.GetMetadata().GetName(),
-			annImageName:     cfg.GetImage().GetImage(),
+			annImageName:     criImageName(cfg, in.image),
 		})),
 		withCgroupsPath(in.podCfg.GetLinux().GetCgroupParent(), in.id),
 		withJoinedNamespaces(in.podNS, podNS, sc.GetNamespaceOptions()),

@@ -38,7 +38,7 @@ func (r *Runtime) sandboxSpec(ctx context.Context, in specInput) (*specs.Spec, e
 		oci.WithProcessCwd(orDefault(img.WorkingDir, "/")),
 		oci.WithRootFSReadonly(),
 		oci.WithNoNewPrivileges,
-		oci.WithAnnotations(podAnnotations(in.id, in.podCfg, map[string]string{annContainerType: "sandbox"})),
+		oci.WithAnnotations(podAnnotations(in.id, in.podCfg, map[string]string{annContainerType: "sandbox", annSandboxImage: r.cfg.SandboxImage})),
 		withCgroupsPath(lin.GetCgroupParent(), in.id),
 		withOOMScoreAdj(sandboxOOMScoreAdj),
 		withPodNamespaces(in.netns, nsOpts),
@@ -219,4 +219,10 @@ func withoutDefaultSecurity(_ context.Context, _ oci.Client, _ *containers.Conta
 		s.Linux.Seccomp = nil
 	}
 	return nil
+}
+
+// hostNetwork: a Linux pod is on the host network when its namespace
+// options say so.
+func hostNetwork(cfg *runtimeapi.PodSandboxConfig) bool {
+	return cfg.GetLinux().GetSecurityContext().GetNamespaceOptions().GetNetwork() == runtimeapi.NamespaceMode_NODE
 }

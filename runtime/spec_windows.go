@@ -22,19 +22,16 @@ func (r *Runtime) containerSpec(ctx context.Context, in specInput, cfg *runtimea
 }
 
 func (r *Runtime) winInput(in specInput, cfg *runtimeapi.ContainerConfig) winspec.Input {
+	image := r.cfg.SandboxImage
+	if cfg != nil {
+		image = criImageName(cfg, in.image)
+	}
 	return winspec.Input{
 		SandboxID: in.podID, Pod: in.podCfg, Container: cfg, ContainerName: cfg.GetMetadata().GetName(),
-		ImageName: imageNameOf(in, cfg, r.cfg.SandboxImage), Image: in.image.Spec.Config, NetNS: in.netns,
-		PodAnnotations: []string{"io.microsoft.*"}, ContainerAnnotations: []string{"io.microsoft.*"},
+		ImageName: image, Image: in.image.Spec.Config, NetNS: in.netns,
+		PodAnnotations: in.handler.podAnnotations, ContainerAnnotations: in.handler.containerAnnotations,
 		Host: hostFS{},
 	}
-}
-
-func imageNameOf(in specInput, cfg *runtimeapi.ContainerConfig, sandboxImage string) string {
-	if cfg == nil {
-		return sandboxImage
-	}
-	return cfg.GetImage().GetImage()
 }
 
 // hostFS is the real filesystem for mount sources.
@@ -54,3 +51,10 @@ func unmountAll(string) error { return nil }
 func removeCgroup(*specs.Spec) {}
 
 func (r *Runtime) removeImageVolumes(context.Context, string) error { return nil }
+
+// hostNetwork: on Windows only HostProcess pods are on the host network, and
+// they always are (no HCN namespace), whatever the Linux namespace options
+// say, as containerd decides it.
+func hostNetwork(cfg *runtimeapi.PodSandboxConfig) bool {
+	return cfg.GetWindows().GetSecurityContext().GetHostProcess()
+}

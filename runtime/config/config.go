@@ -78,6 +78,12 @@ type Runtime struct {
 	// options type (runc: BinaryName, Root, SystemdCgroup; runhcs:
 	// SandboxIsolation, VmProcessorCount, ...).
 	Options map[string]any `toml:"options,omitempty"`
+	// PodAnnotations and ContainerAnnotations are the pod and container
+	// annotations (patterns as path.Match: "io.microsoft.container.*")
+	// passed to the shim in the OCI spec; others are not (containerd's keys
+	// of the same names). Pod annotations reach every container of the pod.
+	PodAnnotations       []string `toml:"pod_annotations,omitempty"`
+	ContainerAnnotations []string `toml:"container_annotations,omitempty"`
 }
 
 // Registry configures image pulls.
@@ -321,10 +327,18 @@ default_runtime = {{q .DefaultRuntime}}
 #   shim     runtime-v2 shim binary (name in PATH or a path)
 #   platform "linux" or "windows"
 #   options  the shim's own handler options
+#   pod_annotations, container_annotations  annotation patterns passed to the
+#            shim (e.g. "io.microsoft.container.*"); no others reach it
 {{- range $name, $r := .Runtimes}}
 [runtimes.{{$name}}]
   shim = {{q $r.Shim}}
   platform = {{q $r.Platform}}
+{{- with $r.PodAnnotations}}
+  pod_annotations = [{{range $i, $a := .}}{{if $i}}, {{end}}{{q $a}}{{end}}]
+{{- end}}
+{{- with $r.ContainerAnnotations}}
+  container_annotations = [{{range $i, $a := .}}{{if $i}}, {{end}}{{q $a}}{{end}}]
+{{- end}}
 {{- with opts $r.Options}}
   [runtimes.{{$name}}.options]
 {{.}}

@@ -30,6 +30,7 @@ const (
 	annSandboxLogDir = "io.kubernetes.cri.sandbox-log-directory"
 	annContainerName = "io.kubernetes.cri.container-name"
 	annImageName     = "io.kubernetes.cri.image-name"
+	annSandboxImage  = "io.kubernetes.cri.podsandbox.image-name"
 )
 
 // DefaultSandboxCPUShares is the pause container's CPU weight (of 10000).
@@ -243,6 +244,8 @@ func criAnnotations(in Input, sandbox bool) map[string]string {
 	}
 	if sandbox {
 		a[annContainerType], a[annSandboxLogDir] = "sandbox", in.Pod.GetLogDirectory()
+		a[annSandboxImage] = a[annImageName]
+		delete(a, annImageName)
 	} else {
 		a[annContainerName] = in.ContainerName
 	}

@@ -64,7 +64,7 @@ func sandboxAnn(extra map[string]string) map[string]string {
 	a := map[string]string{
 		"io.kubernetes.cri.sandbox-id": sandboxID, "io.kubernetes.cri.sandbox-namespace": "prod",
 		"io.kubernetes.cri.sandbox-uid": "u1", "io.kubernetes.cri.sandbox-name": "web",
-		"io.kubernetes.cri.sandbox-log-directory": logDir, "io.kubernetes.cri.image-name": pauseImage,
+		"io.kubernetes.cri.sandbox-log-directory": logDir, "io.kubernetes.cri.podsandbox.image-name": pauseImage,
 		"io.kubernetes.cri.container-type": "sandbox", "microsoft.com/hostprocess-container": "false",
 		"io.microsoft.virtualmachine.computetopology.processor.count": "2",
 	}
