@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/containerd/typeurl/v2"
 	"io"
 	"net"
 	"os"
@@ -243,9 +244,15 @@ func (m *Manager) command(ctx context.Context, binary, id, bundle, action string
 	name := filepath.Base(binary)
 	switch {
 	case strings.Contains(name, "shim-runc-v1"), strings.Contains(name, "shim-runhcs-v1"):
-		// These read their options, and only them, from stdin.
+		// These read their options, and only them, from stdin, as a typed
+		// Any (as containerd sends them): bare bytes would not decode, and
+		// the shim would fall back to its defaults.
 		if opts != nil {
-			b, err := proto.Marshal(opts)
+			a, err := typeurl.MarshalAnyToProto(opts)
+			if err != nil {
+				return nil, err
+			}
+			b, err := proto.Marshal(a)
 			if err != nil {
 				return nil, err
 			}
