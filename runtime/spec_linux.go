@@ -69,9 +69,16 @@ func (r *Runtime) sandboxSpec(ctx context.Context, in specInput) (*specs.Spec, e
 	return r.generateSpec(ctx, in.id, opts)
 }
 
-func (r *Runtime) generateSpec(ctx context.Context, id string, opts []oci.SpecOpts) (*specs.Spec, error) {
+// generateSpec runs the spec options; a panic in them is an error, so the
+// caller's cleanup runs.
+func (r *Runtime) generateSpec(ctx context.Context, id string, opts []oci.SpecOpts) (s *specs.Spec, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			s, err = nil, fmt.Errorf("generate OCI spec: panic: %v", p)
+		}
+	}()
 	c := &containers.Container{ID: id, SnapshotKey: id, Snapshotter: r.Images.Snapshotter()}
-	s, err := oci.GenerateSpecWithPlatform(nsCtx(ctx), r.Images.Client(), "linux", c, opts...)
+	s, err = oci.GenerateSpecWithPlatform(nsCtx(ctx), r.Images.Client(), "linux", c, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("generate OCI spec: %w", err)
 	}

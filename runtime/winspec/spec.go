@@ -9,11 +9,13 @@ import (
 	"errors"
 	"fmt"
 	"path"
+	"regexp"
 	"strconv"
 	"strings"
 
 	"github.com/containerd/containerd/v2/core/containers"
 	"github.com/containerd/containerd/v2/pkg/oci"
+	"github.com/containerd/errdefs"
 	imagespec "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/opencontainers/runtime-spec/specs-go"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
@@ -78,7 +80,11 @@ func SandboxSpec(ctx context.Context, in Input) (*specs.Spec, error) {
 	if cs := sc.GetCredentialSpec(); cs != "" {
 		opts = append(opts, withCredentialSpec(cs))
 	}
-	opts = append(opts, oci.WithUser(orDefault(sc.GetRunAsUsername(), img.User)),
+	user, err := windowsUser(orDefault(sc.GetRunAsUsername(), img.User))
+	if err != nil {
+		return nil, err
+	}
+	opts = append(opts, user,
 		withAnnotations(passthrough(in.Pod.GetAnnotations(), in.PodAnnotations)),
 		withAnnotations(map[string]string{AnnHostProcess: strconv.FormatBool(sc.GetHostProcess())}),
 		withAnnotations(criAnnotations(in, true)))
@@ -121,7 +127,11 @@ func ContainerSpec(ctx context.Context, in Input) (*specs.Spec, error) {
 			opts = append(opts, withCredentialSpec(cs))
 		}
 	}
-	opts = append(opts, oci.WithUser(user),
+	userOpt, err := windowsUser(user)
+	if err != nil {
+		return nil, err
+	}
+	opts = append(opts, userOpt,
 		withAnnotations(passthrough(in.Pod.GetAnnotations(), in.PodAnnotations)),
 		withAnnotations(passthrough(cfg.GetAnnotations(), in.ContainerAnnotations)),
 		withAnnotations(map[string]string{AnnHostProcess: strconv.FormatBool(hpc)}),
@@ -129,12 +139,33 @@ func ContainerSpec(ctx context.Context, in Input) (*specs.Spec, error) {
 	return generate(ctx, opts)
 }
 
-func generate(ctx context.Context, opts []oci.SpecOpts) (*specs.Spec, error) {
-	s, err := oci.GenerateSpecWithPlatform(ctx, nil, "windows/amd64", &containers.Container{}, opts...)
+// generate runs the spec options. A panic in them (containerd's own code
+// panics on some inputs) is an error, so the caller's cleanup runs.
+func generate(ctx context.Context, opts []oci.SpecOpts) (s *specs.Spec, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			s, err = nil, fmt.Errorf("generate Windows OCI spec: panic: %v", p)
+		}
+	}()
+	s, err = oci.GenerateSpecWithPlatform(ctx, nil, "windows/amd64", &containers.Container{}, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("generate Windows OCI spec: %w", err)
 	}
 	return s, nil
+}
+
+// numericUser is a Linux-style uid or uid:gid.
+var numericUser = regexp.MustCompile(`^[0-9]+(:[0-9]+)?$`)
+
+// windowsUser sets the user a Windows process runs as: a user name
+// (ContainerUser, ContainerAdministrator, NT AUTHORITY\SYSTEM, ...). A
+// numeric user, as a Linux-built image or a runAsUser may give, names no one
+// on Windows (and makes containerd's option panic).
+func windowsUser(u string) (oci.SpecOpts, error) {
+	if numericUser.MatchString(u) {
+		return nil, fmt.Errorf("user %q: a Windows container runs as a user name, not a numeric id: %w", u, errdefs.ErrInvalidArgument)
+	}
+	return oci.WithUser(u), nil
 }
 
 // withProcess sets the command: args, or a command line when the image's

@@ -3,6 +3,7 @@ package winspec
 import (
 	"context"
 	"encoding/json"
+	"github.com/containerd/errdefs"
 	"io/fs"
 	"os"
 	"strings"
@@ -381,5 +382,23 @@ func TestCleanPath(t *testing.T) {
 		if got := cleanPath(in); got != want {
 			t.Errorf("cleanPath(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// TestNumericUser: a numeric image user or run-as user name is
+// InvalidArgument before anything is built (containerd 2.4's WithUser
+// panics on it), for pods and containers.
+func TestNumericUser(t *testing.T) {
+	img := iisConfig()
+	img.User = "1000"
+	_, err := ContainerSpec(context.Background(), Input{Pod: pod(nil), Container: container(nil), Image: img, ImageName: appImage, ContainerName: "app"})
+	if !errdefs.IsInvalidArgument(err) {
+		t.Errorf("numeric image user: %v", err)
+	}
+	p := pod(func(p *runtimeapi.PodSandboxConfig) {
+		p.Windows = &runtimeapi.WindowsPodSandboxConfig{SecurityContext: &runtimeapi.WindowsSandboxSecurityContext{RunAsUsername: "0:0"}}
+	})
+	if _, err := SandboxSpec(context.Background(), Input{Pod: p, Image: pauseConfig(), ImageName: pauseImage}); !errdefs.IsInvalidArgument(err) {
+		t.Errorf("numeric run-as user name: %v", err)
 	}
 }
