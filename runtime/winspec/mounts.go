@@ -26,9 +26,10 @@ type HostFS interface {
 func isNamedPipe(p string) bool { return strings.HasPrefix(p, `\\.\pipe\`) }
 
 // cleanPath cleans a Windows path ("C:/a/../b" -> `C:\b`) on any platform;
-// named pipes are left as they are.
+// named pipes, UNC paths (`\\server\share\...`) and volume GUID paths
+// (`\\?\Volume{...}\...`) are left exactly as they are.
 func cleanPath(p string) string {
-	if isNamedPipe(p) {
+	if strings.HasPrefix(p, `\\`) {
 		return p
 	}
 	p = strings.ReplaceAll(p, "/", `\`)

@@ -402,3 +402,17 @@ func TestNumericUser(t *testing.T) {
 		t.Errorf("numeric run-as user name: %v", err)
 	}
 }
+
+// TestUNCAndVolumeMounts: UNC and volume GUID host paths reach the shim
+// exactly as given (cleaning took their leading backslash).
+func TestUNCAndVolumeMounts(t *testing.T) {
+	for _, src := range []string{`\\fileserver\share\data`, `\\?\Volume{5b1e0c1a-0000-0000-0000-100000000000}\data`} {
+		m, err := parseMount(&fakeHost{}, &runtimeapi.Mount{HostPath: src, ContainerPath: `C:\data`})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.Source != src {
+			t.Errorf("mount source %q, want %q", m.Source, src)
+		}
+	}
+}
