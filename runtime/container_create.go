@@ -78,7 +78,8 @@ func (r *Runtime) CreateContainer(ctx context.Context, podID string, cfg *runtim
 	if _, err := r.prepareSnapshot(ctx, id, img.ChainID, un.snapshotOpts()...); err != nil {
 		return "", err
 	}
-	spec, err := r.containerSpec(ctx, specInput{id: id, podID: prec.Id, handler: h, podCfg: p.cfg, image: img, netns: prec.NetnsPath, podDir: r.podDir(prec.Id), pausePid: prec.Pid, podNS: podNamespacePaths(prec, r.podDir(prec.Id)), userns: un}, cfg)
+	specCfg := withImageVolumes(cfg, img.Spec.Config, r.containerDir(id), h.platform != "windows")
+	spec, err := r.containerSpec(ctx, specInput{id: id, podID: prec.Id, handler: h, podCfg: p.cfg, image: img, netns: prec.NetnsPath, podDir: r.podDir(prec.Id), pausePid: prec.Pid, podNS: podNamespacePaths(prec, r.podDir(prec.Id)), userns: un}, specCfg)
 	if err != nil {
 		return "", err
 	}

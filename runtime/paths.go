@@ -13,6 +13,9 @@ func (r *Runtime) bundleDir(id string) string { return filepath.Join(r.cfg.State
 // ioDir holds a container's stream FIFOs.
 func (r *Runtime) ioDir(id string) string { return filepath.Join(r.cfg.State, "io", id) }
 
+// containerDir holds a container's persistent files: its image volumes.
+func (r *Runtime) containerDir(id string) string { return filepath.Join(r.cfg.Root, "containers", id) }
+
 // podDir holds a pod's hostname, hosts and resolv.conf files and /dev/shm.
 func (r *Runtime) podDir(id string) string { return filepath.Join(r.cfg.Root, "pods", id) }
 

@@ -250,6 +250,13 @@ func (r *Runtime) sweep(ctx context.Context) {
 			logErr(ctx, r.removeBundle(ctx, e.Name(), nil), "remove orphaned bundle", "id", e.Name())
 		}
 	}
+	dirs, _ := os.ReadDir(filepath.Join(r.cfg.Root, "containers"))
+	for _, e := range dirs {
+		if !owned[e.Name()] {
+			log.G(ctx).WithField("container", e.Name()).Info("removing orphaned container directory")
+			logErr(ctx, os.RemoveAll(r.containerDir(e.Name())), "remove orphaned container directory", "id", e.Name())
+		}
+	}
 	sn := r.Images.Client().SnapshotService(r.Images.Snapshotter())
 	var orphans []string
 	sn.Walk(nsCtx(ctx), func(_ context.Context, info snapshots.Info) error {

@@ -100,6 +100,9 @@ func (r *Runtime) removeBundle(ctx context.Context, id string, spec *specs.Spec)
 	if err := os.RemoveAll(r.bundleDir(id)); err != nil {
 		return err
 	}
+	if err := os.RemoveAll(r.containerDir(id)); err != nil {
+		return err
+	}
 	return os.RemoveAll(r.ioDir(id))
 }
 

@@ -28,8 +28,9 @@ const (
 
 // podEnv is a daemon with CNI, a pause image and a workload image.
 type podEnv struct {
-	t testing.TB
-	d *testutil.Daemon
+	t   testing.TB
+	d   *testutil.Daemon
+	reg *testutil.Registry
 	// cgroupParent holds the cgroups of this daemon's containers only.
 	cgroupParent string
 }
@@ -57,7 +58,7 @@ func newPodEnvWith(t testing.TB, extra string, env ...string) *podEnv {
 		Extra:        extra,
 	})
 	d.Start(t)
-	e := &podEnv{t: t, d: d, cgroupParent: fmt.Sprintf("%s/%d", testCgroupParent, envCount.Add(1))}
+	e := &podEnv{t: t, d: d, reg: reg, cgroupParent: fmt.Sprintf("%s/%d", testCgroupParent, envCount.Add(1))}
 	t.Cleanup(func() { testutil.RemoveCgroup(e.cgroupParent) })
 	pull(t, d, procImage)
 	t.Cleanup(func() { exec.Command("ip", "link", "delete", testBridge).Run() })
