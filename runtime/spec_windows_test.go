@@ -30,7 +30,7 @@ func TestWindowsAnnotationPassThrough(t *testing.T) {
 	}
 	ctr := &runtimeapi.ContainerConfig{
 		Metadata: &runtimeapi.ContainerMetadata{Name: "c"}, Image: &runtimeapi.ImageSpec{Image: "sha256:abc", UserSpecifiedImage: "mcr.microsoft.com/windows/nanoserver:ltsc2022"},
-		Command:  []string{"cmd"},
+		Command: []string{"cmd"},
 		Annotations: map[string]string{
 			"io.microsoft.container.processor.count": "2",
 			"io.microsoft.virtualmachine.wcow.debug": "true",
