@@ -75,7 +75,7 @@ func (r *Runtime) CreateContainer(ctx context.Context, podID string, cfg *runtim
 	if err != nil {
 		return "", err
 	}
-	if _, err := r.prepareSnapshot(ctx, id, img.ChainID, un.snapshotOpts()...); err != nil {
+	if _, err := r.prepareSnapshot(ctx, id, img.ChainID, append(un.snapshotOpts(), rootfsSnapshotOpts(cfg)...)...); err != nil {
 		return "", err
 	}
 	specCfg := withImageVolumes(cfg, img.Spec.Config, r.containerDir(id), h.platform != "windows")

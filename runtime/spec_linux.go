@@ -3,6 +3,7 @@ package runtime
 import (
 	"context"
 	"fmt"
+	"github.com/containerd/containerd/v2/core/snapshots"
 	"os"
 	"path"
 	"path/filepath"
@@ -233,3 +234,6 @@ func withoutDefaultSecurity(_ context.Context, _ oci.Client, _ *containers.Conta
 func hostNetwork(cfg *runtimeapi.PodSandboxConfig) bool {
 	return cfg.GetLinux().GetSecurityContext().GetNamespaceOptions().GetNetwork() == runtimeapi.NamespaceMode_NODE
 }
+
+// rootfsSnapshotOpts: the overlay snapshotter takes no size.
+func rootfsSnapshotOpts(*runtimeapi.ContainerConfig) []snapshots.Opt { return nil }

@@ -2,8 +2,10 @@ package runtime
 
 import (
 	"context"
+	"github.com/containerd/containerd/v2/core/snapshots"
 	"os"
 	"path/filepath"
+	"strconv"
 
 	"github.com/opencontainers/runtime-spec/specs-go"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
@@ -57,4 +59,16 @@ func (r *Runtime) removeImageVolumes(context.Context, string) error { return nil
 // say, as containerd decides it.
 func hostNetwork(cfg *runtimeapi.PodSandboxConfig) bool {
 	return cfg.GetWindows().GetSecurityContext().GetHostProcess()
+}
+
+// rootfsSizeLabel sizes the windows snapshotter's scratch layer.
+const rootfsSizeLabel = "containerd.io/snapshot/windows/rootfs.sizebytes"
+
+// rootfsSnapshotOpts asks the windows snapshotter for the container's
+// rootfs_size_in_bytes, as containerd does.
+func rootfsSnapshotOpts(cfg *runtimeapi.ContainerConfig) []snapshots.Opt {
+	if n := cfg.GetWindows().GetResources().GetRootfsSizeInBytes(); n > 0 {
+		return []snapshots.Opt{snapshots.WithLabels(map[string]string{rootfsSizeLabel: strconv.FormatInt(n, 10)})}
+	}
+	return nil
 }

@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"context"
+	"github.com/containerd/containerd/v2/core/snapshots"
 	"testing"
 
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
@@ -75,5 +76,21 @@ func TestWindowsHostProcessIsHostNetwork(t *testing.T) {
 		NamespaceOptions: &runtimeapi.NamespaceOption{Network: runtimeapi.NamespaceMode_NODE}}}}
 	if hostNetwork(linuxNode) {
 		t.Error("a Windows pod that is not HostProcess gets its HCN namespace")
+	}
+}
+
+func TestRootfsSizeLabel(t *testing.T) {
+	cfg := &runtimeapi.ContainerConfig{Windows: &runtimeapi.WindowsContainerConfig{Resources: &runtimeapi.WindowsContainerResources{RootfsSizeInBytes: 40 << 30}}}
+	var info snapshots.Info
+	for _, o := range rootfsSnapshotOpts(cfg) {
+		if err := o(&info); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if info.Labels[rootfsSizeLabel] != "42949672960" {
+		t.Errorf("snapshot labels %v: the windows snapshotter would use its default size", info.Labels)
+	}
+	if len(rootfsSnapshotOpts(&runtimeapi.ContainerConfig{})) != 0 {
+		t.Error("no size asked: no label")
 	}
 }
