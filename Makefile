@@ -9,7 +9,7 @@ WINE      := $(abspath ../shared/wine)
 SHIM_VERSION := v2.4.2
 RUNC_VERSION := v1.5.2
 
-.PHONY: proto all build test test-unit test-race test-windows test-fuzz lint cross bench fuzz deps clean
+.PHONY: winspec-golden proto all build test test-unit test-race test-windows test-fuzz lint cross bench fuzz deps clean
 
 all: build
 
@@ -66,3 +66,9 @@ clean:
 # Regenerate proto/ Go code (needs protoc and protoc-gen-go).
 proto:
 	protoc -I proto --go_out=proto --go_opt=paths=source_relative records/records.proto
+
+# Regenerate runtime/testdata/windows-golden-*.json by running containerd's own
+# Windows CRI code (the version go.mod pins) on runtime/testdata/windows-fixtures.json
+# under Wine; `make test` compares wincri's Windows specs with them.
+winspec-golden:
+	hack/winspec-golden/gen.sh

@@ -3,8 +3,6 @@ package runtime
 import (
 	"context"
 	"github.com/containerd/containerd/v2/core/snapshots"
-	"os"
-	"path/filepath"
 	"strconv"
 
 	"github.com/opencontainers/runtime-spec/specs-go"
@@ -22,26 +20,6 @@ func (r *Runtime) sandboxSpec(ctx context.Context, in specInput) (*specs.Spec, e
 func (r *Runtime) containerSpec(ctx context.Context, in specInput, cfg *runtimeapi.ContainerConfig) (*specs.Spec, error) {
 	return winspec.ContainerSpec(ctx, r.winInput(in, cfg))
 }
-
-func (r *Runtime) winInput(in specInput, cfg *runtimeapi.ContainerConfig) winspec.Input {
-	image := r.cfg.SandboxImage
-	if cfg != nil {
-		image = criImageName(cfg, in.image)
-	}
-	return winspec.Input{
-		SandboxID: in.podID, Pod: in.podCfg, Container: cfg, ContainerName: cfg.GetMetadata().GetName(),
-		ImageName: image, Image: in.image.Spec.Config, NetNS: in.netns,
-		PodAnnotations: in.handler.podAnnotations, ContainerAnnotations: in.handler.containerAnnotations,
-		Host: hostFS{},
-	}
-}
-
-// hostFS is the real filesystem for mount sources.
-type hostFS struct{}
-
-func (hostFS) Stat(p string) (os.FileInfo, error)           { return os.Stat(p) }
-func (hostFS) MkdirAll(p string, perm os.FileMode) error    { return os.MkdirAll(p, perm) }
-func (hostFS) ResolveSymbolicLink(p string) (string, error) { return filepath.EvalSymlinks(p) }
 
 func mountPodShm(string, *runtimeapi.PodSandboxConfig) error { return nil }
 
