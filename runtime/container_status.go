@@ -40,8 +40,8 @@ func (r *Runtime) ContainerStatus(_ context.Context, id string, verbose bool) (*
 		LogPath:     rec.LogPath,
 	}
 	spec := r.containerSpecOf(c)
-	if spec != nil && spec.Linux != nil {
-		st.Resources = &runtimeapi.ContainerResources{Linux: c.cfg.GetLinux().GetResources()}
+	if spec != nil && (spec.Linux != nil || spec.Windows != nil) {
+		st.Resources = &runtimeapi.ContainerResources{Linux: c.cfg.GetLinux().GetResources(), Windows: c.cfg.GetWindows().GetResources()}
 	}
 	if spec != nil && spec.Process != nil {
 		u := spec.Process.User

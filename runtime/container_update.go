@@ -13,28 +13,26 @@ import (
 	"github.com/wincri/wincri/proto/records"
 )
 
-// UpdateContainerResources changes a container's CPU and memory limits,
-// in the running task and in what is reported and persisted.
-func (r *Runtime) UpdateContainerResources(ctx context.Context, id string, res *runtimeapi.LinuxContainerResources) error {
+// UpdateContainerResources changes a container's limits (its platform's
+// part of res), in the running task and in what is reported and persisted.
+func (r *Runtime) UpdateContainerResources(ctx context.Context, id string, res *runtimeapi.ContainerResources) error {
 	return r.updateResources(ctx, id, res, true)
 }
 
 // updateResources applies an update; withNRI lets NRI plugins amend it
 // first (not for the updates they ask for themselves).
-func (r *Runtime) updateResources(ctx context.Context, id string, res *runtimeapi.LinuxContainerResources, withNRI bool) error {
+func (r *Runtime) updateResources(ctx context.Context, id string, res *runtimeapi.ContainerResources, withNRI bool) error {
 	c, err := r.lookupContainer(id)
 	if err != nil {
 		return err
 	}
-	if res == nil {
+	if res.GetLinux() == nil && res.GetWindows() == nil {
 		return nil
 	}
-	if err := checkUpdateResources(res); err != nil {
-		return err
-	}
 	p, _ := r.lookupPod(c.podID)
-	if withNRI && p != nil {
-		if res, err = r.nri.updateContainer(ctx, p, c, res); err != nil {
+	if withNRI && p != nil && res.GetLinux() != nil {
+		res = &runtimeapi.ContainerResources{Linux: res.GetLinux(), Windows: res.GetWindows()}
+		if res.Linux, err = r.nri.updateContainer(ctx, p, c, res.Linux); err != nil {
 			return fmt.Errorf("NRI UpdateContainer: %w", err)
 		}
 		defer r.nri.event(context.WithoutCancel(ctx), "post-update", p, c)
@@ -45,15 +43,17 @@ func (r *Runtime) updateResources(ctx context.Context, id string, res *runtimeap
 		return fmt.Errorf("container %s has exited: %w", c.rec.Id, errdefs.ErrFailedPrecondition)
 	}
 	spec := r.containerSpecOf(c)
-	if spec == nil || spec.Linux == nil {
-		return fmt.Errorf("container %s has no Linux spec: %w", c.rec.Id, errdefs.ErrFailedPrecondition)
+	if spec == nil {
+		return fmt.Errorf("container %s has no spec: %w", c.rec.Id, errdefs.ErrFailedPrecondition)
+	}
+	// The platform's part: checked, merged into the spec, and what the
+	// shim's Update takes (nil when the request has nothing for it).
+	update, err := r.resourceUpdate(ctx, c.rec.Id, spec, res)
+	if err != nil || update == nil {
+		return err
 	}
 	if c.rec.State == records.ContainerState_CONTAINER_RUNNING {
-		resources := linuxResources(spec.Linux.Resources, res)
-		if err := r.fitResources(ctx, c.rec.Id, resources); err != nil {
-			return err
-		}
-		a, err := typeurl.MarshalAnyToProto(resources)
+		a, err := typeurl.MarshalAnyToProto(update)
 		if err != nil {
 			return err
 		}
@@ -66,10 +66,7 @@ func (r *Runtime) updateResources(ctx context.Context, id string, res *runtimeap
 		}
 	}
 	cfg := proto.Clone(c.cfg).(*runtimeapi.ContainerConfig)
-	if cfg.Linux == nil {
-		cfg.Linux = &runtimeapi.LinuxContainerConfig{}
-	}
-	cfg.Linux.Resources = res
+	setConfigResources(cfg, res)
 	raw, err := proto.Marshal(cfg)
 	if err != nil {
 		return err

@@ -76,7 +76,7 @@ func (h *nriHooks) update(ctx context.Context, updates []*nri.ContainerUpdate) (
 		if res == nil {
 			continue
 		}
-		if err := h.r.updateResources(ctx, u.ContainerId, criResources(res), false); err != nil {
+		if err := h.r.updateResources(ctx, u.ContainerId, &runtimeapi.ContainerResources{Linux: criResources(res)}, false); err != nil {
 			if !u.IgnoreFailure {
 				failed = append(failed, u)
 			}

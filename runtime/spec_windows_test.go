@@ -3,6 +3,9 @@ package runtime
 import (
 	"context"
 	"github.com/containerd/containerd/v2/core/snapshots"
+	"github.com/containerd/errdefs"
+	"github.com/containerd/typeurl/v2"
+	"github.com/opencontainers/runtime-spec/specs-go"
 	"testing"
 
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
@@ -92,5 +95,34 @@ func TestRootfsSizeLabel(t *testing.T) {
 	}
 	if len(rootfsSnapshotOpts(&runtimeapi.ContainerConfig{})) != 0 {
 		t.Error("no size asked: no label")
+	}
+}
+
+// TestWindowsResourceUpdate: an update's Windows resources merge into the
+// spec and reach the shim as its WindowsResources (typed for Update); the
+// config reports them.
+func TestWindowsResourceUpdate(t *testing.T) {
+	r := &Runtime{}
+	max, count := uint16(2000), uint64(2)
+	spec := &specs.Spec{Windows: &specs.Windows{Resources: &specs.WindowsResources{CPU: &specs.WindowsCPUResources{Count: &count}}}}
+	res := &runtimeapi.ContainerResources{Windows: &runtimeapi.WindowsContainerResources{CpuMaximum: int64(max), MemoryLimitInBytes: 512 << 20}}
+	up, err := r.resourceUpdate(context.Background(), "c1", spec, res)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wr, ok := up.(*specs.WindowsResources)
+	if !ok || *wr.CPU.Maximum != max || *wr.CPU.Count != count || *wr.Memory.Limit != 512<<20 {
+		t.Fatalf("update %#v", up)
+	}
+	if _, err := typeurl.MarshalAnyToProto(up); err != nil {
+		t.Fatalf("the shim's Update needs a typed Any: %v", err)
+	}
+	if _, err := r.resourceUpdate(context.Background(), "c1", spec, &runtimeapi.ContainerResources{Windows: &runtimeapi.WindowsContainerResources{CpuShares: 20000}}); !errdefs.IsInvalidArgument(err) {
+		t.Errorf("CPU shares out of range: %v", err)
+	}
+	cfg := &runtimeapi.ContainerConfig{}
+	setConfigResources(cfg, res)
+	if cfg.GetWindows().GetResources().GetMemoryLimitInBytes() != 512<<20 {
+		t.Error("the config does not report the update")
 	}
 }

@@ -156,8 +156,3 @@ func checkSysctl(k, v string, ns *runtimeapi.NamespaceOption) error {
 	}
 	return nil
 }
-
-// checkUpdateResources checks an UpdateContainerResources request.
-func checkUpdateResources(r *runtimeapi.LinuxContainerResources) error {
-	return checkLinuxResources("linux", r)
-}

@@ -26,5 +26,3 @@ func validateContainerPlatform(cfg *runtimeapi.ContainerConfig) error {
 	}
 	return nil
 }
-
-func checkUpdateResources(*runtimeapi.LinuxContainerResources) error { return nil }

@@ -11,7 +11,7 @@ func (s *RuntimeService) UpdateContainerResources(ctx context.Context, r *runtim
 	if r.GetContainerId() == "" {
 		return nil, invalid("UpdateContainerResources: container_id must be set")
 	}
-	if err := s.rt.UpdateContainerResources(ctx, r.GetContainerId(), r.GetLinux()); err != nil {
+	if err := s.rt.UpdateContainerResources(ctx, r.GetContainerId(), &runtimeapi.ContainerResources{Linux: r.GetLinux(), Windows: r.GetWindows()}); err != nil {
 		return nil, toStatus(err)
 	}
 	return &runtimeapi.UpdateContainerResourcesResponse{}, nil

@@ -92,6 +92,7 @@ func (s *Store) index(img *Image, ref string) {
 }
 
 func (s *Store) indexLocked(img *Image, ref string) {
+	s.usage.changed()
 	if old, ok := s.byRef[ref]; ok && old != img.ID {
 		s.unindexLocked(ref)
 	}
@@ -124,6 +125,7 @@ func (s *Store) indexLocked(img *Image, ref string) {
 // unindexLocked forgets ref; an image left with no reference but its id is
 // dropped by the caller deleting its id record.
 func (s *Store) unindexLocked(ref string) {
+	s.usage.changed()
 	id, ok := s.byRef[ref]
 	if !ok {
 		return

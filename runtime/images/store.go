@@ -64,6 +64,7 @@ type Store struct {
 	platform    platforms.MatchComparer
 	pulls       flights
 	onPull      atomic.Pointer[func(bytes int64, d time.Duration, err error)]
+	usage       usageCache
 
 	mu    sync.RWMutex
 	byID  map[string]*Image // image id (config digest) -> image
@@ -214,6 +215,7 @@ func (s *Store) load(ctx context.Context) error {
 // GC garbage-collects content and snapshots that no image references.
 func (s *Store) GC(ctx context.Context) error {
 	_, err := s.db.GarbageCollect(s.nsContext(ctx))
+	s.usage.changed()
 	return err
 }
 

@@ -197,3 +197,11 @@ func withResources(r *runtimeapi.WindowsContainerResources) oci.SpecOpts {
 		return nil
 	}
 }
+
+// UpdateResources merges an UpdateContainerResources request's Windows
+// resources into a container's spec and returns them, as containerd sends
+// them to the shim's Update.
+func UpdateResources(s *specs.Spec, r *runtimeapi.WindowsContainerResources) *specs.WindowsResources {
+	withResources(r)(context.Background(), nil, nil, s)
+	return windowsResources(s)
+}
