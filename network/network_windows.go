@@ -1,6 +1,7 @@
 package network
 
 import (
+	"errors"
 	"context"
 	"fmt"
 
@@ -111,14 +112,18 @@ func (realHCN) EndpointStats(namespaceID string) ([]EndpointStats, error) {
 	if err != nil {
 		return nil, err
 	}
+	// One endpoint that fails (removed meanwhile, HNS busy) costs only its
+	// own figures: the others are reported, with the error.
 	var out []EndpointStats
+	var errs []error
 	for _, id := range ids {
 		s, err := hcsshim.GetHNSEndpointStats(id)
 		if err != nil {
-			return nil, fmt.Errorf("endpoint %s stats: %w", id, err)
+			errs = append(errs, fmt.Errorf("endpoint %s stats: %w", id, err))
+			continue
 		}
 		out = append(out, EndpointStats{ID: id, BytesReceived: s.BytesReceived, BytesSent: s.BytesSent,
 			DroppedPacketsIncoming: s.DroppedPacketsIncoming, DroppedPacketsOutgoing: s.DroppedPacketsOutgoing})
 	}
-	return out, nil
+	return out, errors.Join(errs...)
 }

@@ -87,6 +87,9 @@ type WindowsPod struct {
 	Attributes *runtimeapi.PodSandboxAttributes
 	// Containers are the pod's containers that have a reading now.
 	Containers []*runtimeapi.WindowsContainerStats
+	// Pause is the pause container's reading (nil when it has none); it
+	// counts in the pod's total, as in containerd's.
+	Pause *WindowsUsage
 	// VM is the utility VM's reading (Hyper-V pods), nil otherwise.
 	VM        *WindowsUsage
 	Endpoints []EndpointStats
@@ -95,13 +98,16 @@ type WindowsPod struct {
 }
 
 // WindowsPodStats renders a pod: CPU and memory are the utility VM's for a
-// Hyper-V pod, else the sum of its containers'. A container that stopped
+// Hyper-V pod, else the sum of its pause's and its containers'. A container that stopped
 // since the last reading makes the sum go back: that reading gets no rate
 // rather than a wrong one.
 func (p *Sampler) WindowsPodStats(pod WindowsPod) *runtimeapi.PodSandboxStats {
 	total := pod.VM
 	if total == nil {
 		total = &WindowsUsage{At: pod.At}
+		if pod.Pause != nil {
+			total.CPU, total.WorkingSet, total.Commit = pod.Pause.CPU, pod.Pause.WorkingSet, pod.Pause.Commit
+		}
 		for _, c := range pod.Containers {
 			total.CPU += c.GetCpu().GetUsageCoreNanoSeconds().GetValue()
 			total.WorkingSet += c.GetMemory().GetWorkingSetBytes().GetValue()

@@ -109,3 +109,16 @@ func TestFromRunhcsStatsVM(t *testing.T) {
 		t.Error("garbage decoded")
 	}
 }
+
+// TestWindowsPodStatsWithPause: the pause container counts in a process-
+// isolated pod's total, as containerd sums it.
+func TestWindowsPodStatsWithPause(t *testing.T) {
+	p := NewSampler()
+	at := time.Unix(3000, 0)
+	u, _, _ := FromRunhcsStats(runhcs(t, at, 1e9, 100, 100, nil), at)
+	c := p.WindowsContainerStats("a", &runtimeapi.ContainerAttributes{Id: "a"}, u, 0)
+	w := p.WindowsPodStats(WindowsPod{ID: "p", At: at, Pause: &WindowsUsage{At: at, CPU: 5e8, WorkingSet: 20, Commit: 30}, Containers: []*runtimeapi.WindowsContainerStats{c}}).Windows
+	if w.Cpu.UsageCoreNanoSeconds.Value != 1.5e9 || w.Memory.WorkingSetBytes.Value != 120 {
+		t.Errorf("pod with pause: cpu %d, working set %d", w.Cpu.UsageCoreNanoSeconds.Value, w.Memory.WorkingSetBytes.Value)
+	}
+}
