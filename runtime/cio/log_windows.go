@@ -2,6 +2,8 @@ package cio
 
 import (
 	"os"
+	"path/filepath"
+	"strings"
 
 	"golang.org/x/sys/windows"
 )
@@ -11,7 +13,7 @@ import (
 // renaming it while wincri holds it open, then asks for ReopenContainerLog,
 // and Windows refuses that rename without FILE_SHARE_DELETE.
 func openAppend(path string) (*os.File, error) {
-	p, err := windows.UTF16PtrFromString(path)
+	p, err := windows.UTF16PtrFromString(longPath(path))
 	if err != nil {
 		return nil, err
 	}
@@ -22,4 +24,20 @@ func openAppend(path string) (*os.File, error) {
 		return nil, &os.PathError{Op: "open", Path: path, Err: err}
 	}
 	return os.NewFile(uintptr(h), path), nil
+}
+
+// longPath gives a path of 248 bytes or more the \\?\ form CreateFile needs
+// past MAX_PATH (os.OpenFile does this itself; containerd's fixLongPath
+// too): pod log directories of long pod names reach it. Relative paths, UNC
+// paths and paths with .. elements are left as they are.
+func longPath(p string) string {
+	if len(p) < 248 || strings.HasPrefix(p, `\\`) || !filepath.IsAbs(p) {
+		return p
+	}
+	for _, e := range strings.FieldsFunc(p, func(r rune) bool { return r == '\\' || r == '/' }) {
+		if e == ".." {
+			return p
+		}
+	}
+	return `\\?\` + filepath.Clean(p)
 }
