@@ -1,8 +1,8 @@
 package network
 
 import (
-	"errors"
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/Microsoft/hcsshim"
@@ -15,6 +15,8 @@ type hcnAPI interface {
 	CreateNamespace() (string, error)
 	// DeleteNamespace succeeds when the namespace is already gone.
 	DeleteNamespace(id string) error
+	// NamespaceExists says whether HCN still has the namespace.
+	NamespaceExists(id string) (bool, error)
 	EndpointStats(namespaceID string) ([]EndpointStats, error)
 }
 
@@ -64,6 +66,17 @@ func (m *windowsManager) Detach(ctx context.Context, pod *Pod, ns string) error 
 	return m.cni.detach(ctx, pod, ns)
 }
 
+// NamespaceGone says whether a pod's HCN namespace disappeared (HNS
+// restarted, or someone deleted it): such a pod has no network any more.
+// An error asking counts as not gone.
+func (m *windowsManager) NamespaceGone(ns string) bool {
+	if ns == "" {
+		return false
+	}
+	ok, err := m.hcn.NamespaceExists(ns)
+	return err == nil && !ok
+}
+
 func (m *windowsManager) RemoveNamespace(_ context.Context, ns string) error {
 	if ns == "" {
 		return nil
@@ -91,6 +104,16 @@ func (realHCN) CreateNamespace() (string, error) {
 		return "", err
 	}
 	return ns.Id, nil
+}
+
+func (realHCN) NamespaceExists(id string) (bool, error) {
+	if _, err := hcn.GetNamespaceByID(id); err != nil {
+		if hcn.IsNotFoundError(err) {
+			return false, nil
+		}
+		return false, err
+	}
+	return true, nil
 }
 
 func (realHCN) DeleteNamespace(id string) error {

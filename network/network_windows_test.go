@@ -26,6 +26,8 @@ func (f *fakeHCN) CreateNamespace() (string, error) {
 
 func (f *fakeHCN) DeleteNamespace(id string) error { delete(f.namespaces, id); return nil }
 
+func (f *fakeHCN) NamespaceExists(id string) (bool, error) { return f.namespaces[id], nil }
+
 func (f *fakeHCN) EndpointStats(ns string) ([]EndpointStats, error) {
 	if !f.namespaces[ns] {
 		return nil, errors.New("no such namespace")
@@ -91,5 +93,18 @@ func TestRealHCN(t *testing.T) {
 	}
 	if err := (realHCN{}).DeleteNamespace(id); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestNamespaceGone(t *testing.T) {
+	h := &fakeHCN{namespaces: map[string]bool{}}
+	m := &windowsManager{hcn: h}
+	ns, _ := m.NewNamespace(context.Background(), &Pod{ID: "p"})
+	if m.NamespaceGone(ns) || m.NamespaceGone("") {
+		t.Fatal("a live namespace (or none) is not gone")
+	}
+	h.DeleteNamespace(ns) // HNS restarted
+	if !m.NamespaceGone(ns) {
+		t.Fatal("a deleted namespace is gone")
 	}
 }

@@ -91,7 +91,21 @@ func (r *Runtime) reattachPod(ctx context.Context, p *pod) {
 		return
 	}
 	p.shim.Store(s)
+	r.checkPodNetwork(ctx, p)
 	go r.watchSandbox(p, s)
+}
+
+// checkPodNetwork marks a ready pod whose network namespace disappeared
+// while wincri was down (an HCN namespace after an HNS restart) not ready:
+// the kubelet then recreates it.
+func (r *Runtime) checkPodNetwork(ctx context.Context, p *pod) {
+	n, ok := r.net.(interface{ NamespaceGone(string) bool })
+	if !ok || p.rec.State != records.PodState_POD_READY || !n.NamespaceGone(p.rec.NetnsPath) {
+		return
+	}
+	log.G(ctx).WithField("pod", p.rec.Id).WithField("netns", p.rec.NetnsPath).Warn("the pod's network namespace is gone; marking the pod not ready")
+	p.rec.State = records.PodState_POD_NOTREADY
+	logErr(ctx, r.persistPod(p), "persist pod", "pod", p.rec.Id)
 }
 
 // adoptShim keeps the shim a crash started for a ready pod without pause.
