@@ -54,3 +54,21 @@ default_runtime = "runhcs-wcow-hypervisor"
 		t.Fatalf("misspelt option: %v", err)
 	}
 }
+
+// TestDefaultWindowsHandlers: containerd's defaults (ScrubLogs; Hyper-V CPU
+// limits scaled to the VM) and stdio that outlives a wincri restart.
+func TestDefaultWindowsHandlers(t *testing.T) {
+	cfg := config.Default()
+	cfg.Runtimes = config.DefaultWindowsRuntimes()
+	hs, err := loadHandlers(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, hv := range map[string]bool{"runhcs-wcow-process": false, "runhcs-wcow-hypervisor": true} {
+		o, ok := hs[name].opts.(*runhcsoptions.Options)
+		if !ok || !o.GetScrubLogs() || o.IoRetryTimeoutInSec <= 0 || o.ScaleCpuLimitsToSandbox != hv ||
+			(o.SandboxIsolation == runhcsoptions.Options_HYPERVISOR) != hv {
+			t.Errorf("%s: %v", name, hs[name].opts)
+		}
+	}
+}
