@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -114,6 +115,11 @@ func unregisterService() error {
 // runService runs the daemon under the service manager: logs to the log
 // file, errors to the event log, stops on Stop and Shutdown.
 func runService(cfg *config.Config, o *serviceOpts) error {
+	// A service has no console: a panic or fatal error would vanish with
+	// the process. The Go runtime writes it to root\panic.log instead.
+	if err := crashOutput(filepath.Join(cfg.Root, "panic.log")); err != nil {
+		return err
+	}
 	if o.logFile != "" {
 		f, err := os.OpenFile(o.logFile, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 		if err != nil {
@@ -159,4 +165,18 @@ func (s *service) Execute(_ []string, req <-chan svc.ChangeRequest, status chan<
 			}
 		}
 	}
+}
+
+// crashOutput makes the runtime write a panic or fatal error of this
+// process (with its stack) to path, appending.
+func crashOutput(path string) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return err
+	}
+	defer f.Close() // SetCrashOutput keeps its own duplicate
+	return debug.SetCrashOutput(f, debug.CrashOptions{})
 }
