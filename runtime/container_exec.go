@@ -273,11 +273,20 @@ func taskRunning(ctx context.Context, s *shim.Shim, id string) bool {
 }
 
 // execFailed is the error of an exec the shim refused: FailedPrecondition
-// when the container stopped meanwhile (an exec racing a stop), else the
-// shim's error.
+// when the container stopped meanwhile (an exec racing a stop: runc fails
+// the exec as the init dies, a moment before the shim sees the exit, so
+// the task is watched for that moment), else the shim's error.
 func execFailed(ctx context.Context, s *shim.Shim, id string, err error) error {
-	if !taskRunning(ctx, s, id) {
-		return fmt.Errorf("container %s is not running: %w", id, errdefs.ErrFailedPrecondition)
+	for deadline := time.Now().Add(execStopWait); ; time.Sleep(20 * time.Millisecond) {
+		if !taskRunning(ctx, s, id) {
+			return fmt.Errorf("container %s is not running: %w", id, errdefs.ErrFailedPrecondition)
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("exec in %s: %w", id, errgrpcFromShim(err))
+		}
 	}
-	return fmt.Errorf("exec in %s: %w", id, errgrpcFromShim(err))
 }
+
+// execStopWait is how long a failed exec waits to learn whether its
+// container is stopping.
+const execStopWait = 500 * time.Millisecond

@@ -6,6 +6,7 @@ import (
 	"context"
 	"math/rand/v2"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -322,5 +323,52 @@ func TestCancelledCalls(t *testing.T) {
 		}
 	}
 	time.Sleep(time.Second) // calls the server finishes after the client left
+	e.removeAll()
+}
+
+// TestExecRacingStop: ExecSync calls racing the container's stop get an
+// exit code or FailedPrecondition/NotFound, never Unknown.
+func TestExecRacingStop(t *testing.T) {
+	e := newPodEnv(t)
+	podID, pod := e.runPod("exec-stop")
+	rt := e.d.Runtime
+	for round := range 3 {
+		id := e.create(podID, pod, "c"+string(rune('a'+round)))
+		e.start(id)
+		var (
+			wg   sync.WaitGroup
+			mu   sync.Mutex
+			seen = map[codes.Code]int{}
+			done = make(chan struct{})
+		)
+		for range 4 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for {
+					select {
+					case <-done:
+						return
+					default:
+					}
+					_, err := rt.ExecSync(context.Background(), &runtimeapi.ExecSyncRequest{ContainerId: id, Cmd: []string{"/testproc", "echo", "x"}, Timeout: 10})
+					if status.Code(err) == codes.Unknown {
+						t.Errorf("ExecSync racing a stop: %v", err)
+					}
+					mu.Lock()
+					seen[status.Code(err)]++
+					mu.Unlock()
+				}
+			}()
+		}
+		time.Sleep(100 * time.Millisecond)
+		if _, err := rt.StopContainer(testutil.Ctx(t), &runtimeapi.StopContainerRequest{ContainerId: id, Timeout: 0}); err != nil {
+			t.Fatalf("StopContainer: %v", err)
+		}
+		time.Sleep(200 * time.Millisecond)
+		close(done)
+		wg.Wait()
+		t.Logf("round %d: %v", round, seen)
+	}
 	e.removeAll()
 }
