@@ -71,6 +71,7 @@ func New(ctx context.Context, cfg *config.Config) (_ *Runtime, retErr error) {
 		RegistryConfigPath:     cfg.Registry.ConfigPath,
 		PinnedImages:           pinned,
 		PullProgressTimeout:    cfg.Registry.PullProgressTimeout.Duration,
+		PullProgressInterval:   cfg.Registry.PullProgressInterval.Duration,
 		MaxConcurrentDownloads: cfg.Registry.MaxConcurrentDownloads,
 	})
 	if err != nil {

@@ -91,8 +91,12 @@ type Registry struct {
 	// ConfigPath is a directory in containerd's hosts.toml layout:
 	// <dir>/<host>/hosts.toml, and <dir>/_default/hosts.toml for every host.
 	ConfigPath string `toml:"config_path"`
-	// PullProgressTimeout cancels a pull that has read no byte for this long ("0" disables).
+	// PullProgressTimeout cancels a pull that has neither downloaded nor
+	// extracted a byte for this long ("0" disables).
 	PullProgressTimeout Duration `toml:"pull_progress_timeout"`
+	// PullProgressInterval is how often a running pull logs its download
+	// and extraction progress.
+	PullProgressInterval Duration `toml:"pull_progress_interval"`
 	// MaxConcurrentDownloads bounds layer downloads per pull.
 	MaxConcurrentDownloads int `toml:"max_concurrent_downloads"`
 }
@@ -148,6 +152,7 @@ func Default() *Config {
 		Registry: Registry{
 			ConfigPath:             defaultRegistryConfigPath,
 			PullProgressTimeout:    Duration{5 * time.Minute},
+			PullProgressInterval:   Duration{10 * time.Second},
 			MaxConcurrentDownloads: 3,
 		},
 		CNI: CNI{
@@ -212,6 +217,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Registry.PullProgressTimeout.Duration < 0 {
 		errs = append(errs, errors.New("registry.pull_progress_timeout must not be negative"))
+	}
+	if c.Registry.PullProgressInterval.Duration <= 0 {
+		errs = append(errs, errors.New("registry.pull_progress_interval must be positive"))
 	}
 	if c.GCPercent < -1 || c.GCPercent == 0 {
 		errs = append(errs, errors.New("gc_percent must be positive, or -1 to disable GC"))
@@ -293,8 +301,10 @@ default_runtime = {{q .DefaultRuntime}}
   #   <config_path>/<host>/hosts.toml   mirrors, TLS and capabilities for one registry
   #   <config_path>/_default/hosts.toml applies to every registry without its own file
   config_path = {{q .Registry.ConfigPath}}
-  # A pull that reads no byte for this long is cancelled ("0s" never cancels).
+  # A pull that neither downloads nor extracts a byte for this long is cancelled ("0s" never cancels).
   pull_progress_timeout = {{q .Registry.PullProgressTimeout.String}}
+  # How often a running pull logs what it has downloaded and extracted.
+  pull_progress_interval = {{q .Registry.PullProgressInterval.String}}
   # Layers downloaded at once per pull.
   max_concurrent_downloads = {{.Registry.MaxConcurrentDownloads}}
 

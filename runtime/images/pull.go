@@ -32,8 +32,9 @@ type Auth struct {
 	RegistryToken string
 }
 
-// progressInterval is how often a running pull logs its progress.
-const progressInterval = 10 * time.Second
+// defaultProgressInterval is how often a running pull logs its progress
+// unless Options.PullProgressInterval says otherwise.
+const defaultProgressInterval = 10 * time.Second
 
 // Pull fetches and unpacks ref, records it under its repo tag, repo digest
 // and id, and returns the image. Pulls of the same reference with the same
@@ -64,7 +65,7 @@ func (s *Store) pull(ctx context.Context, named reference.Named, auth *Auth) (st
 	var progress pullProgress
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	go progress.watch(ctx, ref, s.opts.PullProgressTimeout, cancel)
+	go progress.watch(ctx, ref, s.opts.PullProgressInterval, s.opts.PullProgressTimeout, s.extract, cancel)
 
 	var img *Image
 	err := s.withPullLease(ctx, func(ctx context.Context) error {
@@ -200,23 +201,30 @@ func (p *pullProgress) instrument(c *http.Client) error {
 	return nil
 }
 
-// watch logs progress of a long pull and cancels one that stalls.
-func (p *pullProgress) watch(ctx context.Context, ref string, timeout time.Duration, cancel context.CancelCauseFunc) {
-	t := time.NewTicker(progressInterval)
+// watch logs progress of a long pull, download and extraction, and cancels
+// one that stalls: no byte downloaded nor extracted for timeout while
+// something is in flight. Extraction is counted store-wide (x): another
+// pull's unpack counts as this one's progress too.
+func (p *pullProgress) watch(ctx context.Context, ref string, interval, timeout time.Duration, x *extraction, cancel context.CancelCauseFunc) {
+	if interval <= 0 {
+		interval = defaultProgressInterval
+	}
+	t := time.NewTicker(interval)
 	defer t.Stop()
-	last, lastChange := int64(0), time.Now()
+	last, lastX, lastChange := int64(0), x.bytes.Load(), time.Now()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
-		n := p.bytes.Load()
-		if n != last || p.requests.Load() == 0 {
-			last, lastChange = n, time.Now()
+		n, xn, applying := p.bytes.Load(), x.bytes.Load(), x.applying.Load()
+		if n != last || xn != lastX || (p.requests.Load() == 0 && applying == 0) {
+			last, lastX, lastChange = n, xn, time.Now()
 		}
 		log.G(ctx).WithField("ref", ref).WithField("bytes_read", n).WithField("blobs_done", p.done.Load()).
-			WithField("blobs_in_flight", p.requests.Load()).Info("pulling image")
+			WithField("blobs_in_flight", p.requests.Load()).WithField("layers_extracting", applying).
+			WithField("bytes_extracted", xn).Info("pulling image")
 		if timeout > 0 && time.Since(lastChange) > timeout {
 			cancel(fmt.Errorf("no progress for %s: %w", timeout, context.DeadlineExceeded))
 			return

@@ -44,8 +44,12 @@ type Options struct {
 	RegistryConfigPath string
 	// PinnedImages are references whose images are reported pinned.
 	PinnedImages []string
-	// PullProgressTimeout cancels a pull that reads nothing for this long (0: never).
+	// PullProgressTimeout cancels a pull that neither downloads nor extracts
+	// anything for this long (0: never).
 	PullProgressTimeout time.Duration
+	// PullProgressInterval is how often a running pull logs its progress
+	// (0: every 10 s).
+	PullProgressInterval time.Duration
 	// MaxConcurrentDownloads bounds layer downloads per pull.
 	MaxConcurrentDownloads int
 	// Platform matches the manifests to pull; nil means this host's platform.
@@ -65,6 +69,7 @@ type Store struct {
 	pulls       flights
 	onPull      atomic.Pointer[func(bytes int64, d time.Duration, err error)]
 	usage       usageCache
+	extract     *extraction
 
 	mu    sync.RWMutex
 	byID  map[string]*Image // image id (config digest) -> image
@@ -105,6 +110,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		platform = platforms.Default()
 	}
 	mcs := db.ContentStore()
+	ext := &extraction{}
 	client, err := containerd.New("",
 		containerd.WithDefaultNamespace(Namespace),
 		containerd.WithDefaultPlatform(platform),
@@ -113,7 +119,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 			containerd.WithImageStore(metadata.NewImageStore(db)),
 			containerd.WithSnapshotters(map[string]snapshots.Snapshotter{snapshotterName: db.Snapshotter(snapshotterName)}),
 			containerd.WithLeasesService(metadata.NewLeaseManager(db)),
-			containerd.WithDiffService(newDiffService(mcs)),
+			containerd.WithDiffService(measured(newDiffService, mcs, ext)),
 			containerd.WithIntrospectionService(introspection{snapshotter: snapshotterName, capabilities: sn.Capabilities}),
 		))
 	if err != nil {
@@ -132,6 +138,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		platform:    platform,
 		byID:        map[string]*Image{},
 		byRef:       map[string]string{},
+		extract:     ext,
 	}
 	ctx = s.nsContext(ctx)
 	if err := s.dropPullLeases(ctx); err != nil {

@@ -68,6 +68,8 @@ type Options struct {
 	Env []string
 	// Extra is appended to config.toml (whole tables, e.g. "[metrics]\n...").
 	Extra string
+	// RegistryKeys are added to the [registry] table (e.g. "pull_progress_interval = \"50ms\"\n").
+	RegistryKeys string
 }
 
 // NewDaemon prepares a daemon in a fresh directory.
@@ -89,9 +91,9 @@ func NewDaemon(t testing.TB, bin string, o Options) *Daemon {
 	if o.SandboxImage != "" {
 		sandbox = fmt.Sprintf("sandbox_image = %q\n", o.SandboxImage)
 	}
-	files["config.toml"] = fmt.Sprintf("root = %q\nstate = %q\nlisten = %q\nlog_level = \"debug\"\n%s[registry]\nconfig_path = %q\n[cni]\nconf_dir = %q\nbin_dirs = [\"/usr/lib/cni\", \"/opt/cni/bin\"]\n",
+	files["config.toml"] = fmt.Sprintf("root = %q\nstate = %q\nlisten = %q\nlog_level = \"debug\"\n%s[registry]\nconfig_path = %q\n%s[cni]\nconf_dir = %q\nbin_dirs = [\"/usr/lib/cni\", \"/opt/cni/bin\"]\n",
 		filepath.Join(dir, "root"), filepath.Join(dir, "s"), "unix://"+d.Socket, sandbox,
-		filepath.Join(dir, "certs.d"), filepath.Join(dir, "cni")) + o.Extra
+		filepath.Join(dir, "certs.d"), o.RegistryKeys, filepath.Join(dir, "cni")) + o.Extra
 	for name, body := range files {
 		p := filepath.Join(dir, name)
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {

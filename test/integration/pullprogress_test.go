@@ -1,0 +1,52 @@
+//go:build linux
+
+package integration
+
+import (
+	"math/rand/v2"
+	"os"
+	"regexp"
+	"strconv"
+	"testing"
+
+	"github.com/wincri/wincri/test/testutil"
+)
+
+// TestPullLogsExtraction: a pull's progress log covers the unpack, not only
+// the download: while a large layer is extracted, lines report a layer
+// being extracted and the bytes extracted so far.
+func TestPullLogsExtraction(t *testing.T) {
+	reg := testutil.NewRegistry(t)
+	rng := rand.NewChaCha8([32]byte{1})
+	var layers []map[string][]byte
+	for i := range 2 {
+		b := make([]byte, 32<<20) // incompressible: the gunzip and write take a while
+		rng.Read(b)
+		layers = append(layers, map[string][]byte{"blob" + strconv.Itoa(i): b})
+	}
+	reg.Push(t, "e2e/big:1", testutil.Image(t, "", layers...))
+	d := testutil.NewDaemon(t, daemonBin, testutil.Options{
+		Hosts:        map[string]string{"registry.k8s.io": testutil.Mirror(reg.Host)},
+		RegistryKeys: "pull_progress_interval = \"20ms\"\n",
+	})
+	d.Start(t)
+	pull(t, d, "registry.k8s.io/e2e/big:1")
+	b, err := os.ReadFile(d.LogPath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	during := regexp.MustCompile(`msg="pulling image".*bytes_extracted=([1-9][0-9]*) .*layers_extracting=1 .*ref="?registry.k8s.io/e2e/big:1`)
+	m := during.FindAllSubmatch(b, -1)
+	if len(m) == 0 {
+		t.Fatalf("no progress line during extraction in the log:\n%s", grepLines(b, "pulling image"))
+	}
+	t.Logf("%d progress lines during extraction, the last at %s bytes extracted", len(m), m[len(m)-1][1])
+}
+
+func grepLines(b []byte, s string) string {
+	var out []byte
+	for _, l := range regexp.MustCompile(`(?m)^.*`+regexp.QuoteMeta(s)+`.*$`).FindAll(b, 20) {
+		out = append(append(out, l...), '\n')
+	}
+	return string(out)
+}
