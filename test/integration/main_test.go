@@ -23,15 +23,8 @@ func TestMain(m *testing.M) {
 		fmt.Println("skipping integration tests: they mount snapshots and need root")
 		os.Exit(0)
 	}
-	dir, err := os.MkdirTemp("", "wincri-bin-")
-	if err != nil {
-		fmt.Println(err)
-		os.Exit(1)
-	}
-	daemonBin, err = testutil.BuildDaemon(dir)
-	if err == nil {
-		testProcBin, err = testutil.BuildTestProc(dir)
-	}
+	dir, daemon, testproc, err := testutil.BuildTestBinaries()
+	daemonBin, testProcBin = daemon, testproc
 	if err != nil {
 		fmt.Println(err)
 		os.Exit(1)

@@ -48,8 +48,7 @@ func newPodEnvWith(t testing.TB, extra string, env ...string) *podEnv {
 		t.Fatalf("containerd-shim-runc-v2 not in PATH (make deps installs it): %v", err)
 	}
 	reg := testutil.NewRegistry(t)
-	reg.Push(t, "wincri-test/pause:1", testutil.ProcImage(t, testProcBin, []string{"/testproc", "pause"}, nil))
-	reg.Push(t, "wincri-test/proc:1", testutil.ProcImage(t, testProcBin, []string{"/testproc"}, []string{"sleep", "3600"}))
+	testutil.PushTestImages(t, reg, testProcBin)
 	d := testutil.NewDaemon(t, daemonBin, testutil.Options{
 		Hosts:        map[string]string{"registry.k8s.io": testutil.Mirror(reg.Host)},
 		CNI:          testutil.BridgeCNI(testBridge, "10.91.0.0/16"),

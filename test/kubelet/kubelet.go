@@ -85,6 +85,14 @@ registerNode: false
 	if err := makeCgroup(k.cgroupRoot); err != nil {
 		t.Fatal(err)
 	}
+	// The kubelet sets these on the host (its kernel defaults); the test
+	// puts back what the machine had.
+	for _, f := range []string{"vm/overcommit_memory", "kernel/panic", "kernel/panic_on_oops"} {
+		p := "/proc/sys/" + f
+		if b, err := os.ReadFile(p); err == nil {
+			t.Cleanup(func() { os.WriteFile(p, b, 0o644) })
+		}
+	}
 	logf, err := os.Create(k.logPath())
 	if err != nil {
 		t.Fatal(err)

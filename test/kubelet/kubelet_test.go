@@ -24,15 +24,8 @@ func TestMain(m *testing.M) {
 		fmt.Println("skipping the kubelet test: it runs pods and needs root")
 		os.Exit(0)
 	}
-	dir, err := os.MkdirTemp("", "wincri-bin-")
-	if err != nil {
-		fmt.Println(err)
-		os.Exit(1)
-	}
-	daemonBin, err = testutil.BuildDaemon(dir)
-	if err == nil {
-		testProcBin, err = testutil.BuildTestProc(dir)
-	}
+	dir, daemon, testproc, err := testutil.BuildTestBinaries()
+	daemonBin, testProcBin = daemon, testproc
 	if err == nil {
 		// hack/build-kubelet.sh builds an unmodified kubelet once and caches it.
 		var out []byte
@@ -115,8 +108,7 @@ func TestKubeletStandalone(t *testing.T) {
 		}
 	})
 	reg := testutil.NewRegistry(t)
-	reg.Push(t, "wincri-test/pause:1", testutil.ProcImage(t, testProcBin, []string{"/testproc", "pause"}, nil))
-	reg.Push(t, "wincri-test/proc:1", testutil.ProcImage(t, testProcBin, []string{"/testproc"}, []string{"sleep", "3600"}))
+	testutil.PushTestImages(t, reg, testProcBin)
 	d := testutil.NewDaemon(t, daemonBin, testutil.Options{
 		Hosts:        map[string]string{"registry.k8s.io": testutil.Mirror(reg.Host)},
 		CNI:          testutil.BridgeCNI(bridge, "10.94.0.0/16"),

@@ -64,3 +64,23 @@ func BridgeCNI(bridge, subnet string) string {
   "ipam":{"type":"host-local","dataDir":"$DIR/ipam","ranges":[[{"subnet":%q}]],"routes":[{"dst":"0.0.0.0/0"}]}},
  {"type":"portmap","capabilities":{"portMappings":true}}]}`, bridge, subnet)
 }
+
+// PushTestImages pushes the pause and workload images of testproc the pod
+// tests use (wincri-test/pause:1, wincri-test/proc:1, sleeping an hour).
+func PushTestImages(t testing.TB, reg *Registry, testproc string) {
+	t.Helper()
+	reg.Push(t, "wincri-test/pause:1", ProcImage(t, testproc, []string{"/testproc", "pause"}, nil))
+	reg.Push(t, "wincri-test/proc:1", ProcImage(t, testproc, []string{"/testproc"}, []string{"sleep", "3600"}))
+}
+
+// BuildTestBinaries builds the daemon and testproc into a new temporary
+// directory, for a test package's TestMain; remove dir when done.
+func BuildTestBinaries() (dir, daemon, testproc string, err error) {
+	if dir, err = os.MkdirTemp("", "wincri-bin-"); err != nil {
+		return "", "", "", err
+	}
+	if daemon, err = BuildDaemon(dir); err == nil {
+		testproc, err = BuildTestProc(dir)
+	}
+	return dir, daemon, testproc, err
+}
