@@ -48,7 +48,13 @@ func NewMetrics(rt *runtime.Runtime) *Metrics {
 			Name: "wincri_image_pull_bytes_total", Help: "Bytes read from registries by image pulls.",
 		}),
 	}
-	m.reg.MustRegister(m.latency, m.errors, m.pulls, m.pulled, runtimeCollector{rt},
+	layers := prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "wincri_image_layers_unpacked_total", Help: "Image layers unpacked into snapshots.",
+	}, func() float64 { n, _ := rt.Images.Extracted(); return float64(n) })
+	extracted := prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "wincri_image_unpacked_bytes_total", Help: "Layer blob bytes read while unpacking (extraction progress).",
+	}, func() float64 { _, b := rt.Images.Extracted(); return float64(b) })
+	m.reg.MustRegister(m.latency, m.errors, m.pulls, m.pulled, layers, extracted, runtimeCollector{rt},
 		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
 	rt.Images.OnPull(func(bytes int64, d time.Duration, err error) {
 		result := "success"

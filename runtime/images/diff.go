@@ -4,11 +4,13 @@ import (
 	"context"
 	"fmt"
 	"sync/atomic"
+	"time"
 
 	"github.com/containerd/containerd/v2/core/content"
 	"github.com/containerd/containerd/v2/core/diff"
 	"github.com/containerd/containerd/v2/core/mount"
 	"github.com/containerd/errdefs"
+	"github.com/containerd/log"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
@@ -58,9 +60,12 @@ type measuredApplier struct {
 func (m measuredApplier) Apply(ctx context.Context, desc ocispec.Descriptor, mounts []mount.Mount, opts ...diff.ApplyOpt) (ocispec.Descriptor, error) {
 	m.x.applying.Add(1)
 	defer m.x.applying.Add(-1)
+	start := time.Now()
 	d, err := m.Applier.Apply(ctx, desc, mounts, opts...)
 	if err == nil {
 		m.x.layers.Add(1)
+		log.G(ctx).WithField("layer", desc.Digest).WithField("size", desc.Size).
+			WithField("duration", time.Since(start).Round(time.Millisecond)).Debug("layer extracted")
 	}
 	return d, err
 }

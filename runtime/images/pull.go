@@ -83,6 +83,7 @@ func (s *Store) pull(ctx context.Context, named reference.Named, auth *Auth) (st
 			containerd.WithPullSnapshotter(s.snapshotter),
 			containerd.WithMaxConcurrentDownloads(s.opts.MaxConcurrentDownloads),
 			containerd.WithPullLabels(map[string]string{managedLabel: "managed"}),
+			containerd.WithUnpackOpts([]containerd.UnpackOpt{containerd.WithUnpackDuplicationSuppressor(s.unpackLocks)}),
 		)
 		if err != nil {
 			return err

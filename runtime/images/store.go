@@ -70,6 +70,7 @@ type Store struct {
 	onPull      atomic.Pointer[func(bytes int64, d time.Duration, err error)]
 	usage       usageCache
 	extract     *extraction
+	unpackLocks *keyedMutex // one unpack of a layer at a time, across pulls
 
 	mu    sync.RWMutex
 	byID  map[string]*Image // image id (config digest) -> image
@@ -139,6 +140,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		byID:        map[string]*Image{},
 		byRef:       map[string]string{},
 		extract:     ext,
+		unpackLocks: newKeyedMutex(),
 	}
 	ctx = s.nsContext(ctx)
 	if err := s.dropPullLeases(ctx); err != nil {
@@ -248,4 +250,10 @@ func withIDPrefix(prefix string) leases.Opt {
 		l.ID = prefix + l.ID
 		return nil
 	}
+}
+
+// Extracted is how many layers the store has unpacked and how many layer
+// blob bytes that read, since it opened (for metrics).
+func (s *Store) Extracted() (layers, bytes int64) {
+	return s.extract.layers.Load(), s.extract.bytes.Load()
 }

@@ -31,6 +31,7 @@ func TestPrometheusEndpoint(t *testing.T) {
 		`wincri_containers{state="CONTAINER_RUNNING"} 1`,
 		`wincri_shims_running 1`,
 		`wincri_image_pull_duration_seconds_count{result="success"} 1`, // the pod runs without pause: no pause image
+		`wincri_image_layers_unpacked_total 1`,                         // the test image has one layer
 	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("/metrics lacks %q", want)
