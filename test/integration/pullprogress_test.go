@@ -91,7 +91,7 @@ func TestConcurrentPullsUnpackOnce(t *testing.T) {
 	}
 	for i, l := range ls {
 		dg, _ := l.Digest()
-		if n := regexp.MustCompile(`msg="layer extracted".*layer="?` + regexp.QuoteMeta(dg.String())).FindAll(b, -1); len(n) != 1 {
+		if n := regexp.MustCompile(`msg="layer extracted".*layer="?`+regexp.QuoteMeta(dg.String())).FindAll(b, -1); len(n) != 1 {
 			t.Errorf("layer %d unpacked %d times by two concurrent pulls", i, len(n))
 		}
 	}
