@@ -18,29 +18,37 @@ type CPUSample struct {
 // one into a rate. It is safe for concurrent use.
 type Sampler struct {
 	mu   sync.Mutex
-	last map[string]CPUSample
+	last map[string]sampled
+}
+
+// sampled is an object's last reading and the rate it gave.
+type sampled struct {
+	CPUSample
+	rate uint64
+	ok   bool
 }
 
 // NewSampler returns an empty sampler.
-func NewSampler() *Sampler { return &Sampler{last: map[string]CPUSample{}} }
+func NewSampler() *Sampler { return &Sampler{last: map[string]sampled{}} }
 
 // Rate records s for id and returns the CPU rate in nanocores since the
 // previous reading, and false when there is none yet (the first reading,
 // or a reset: the counter went backwards because the object restarted).
-// A reading no newer than the last one returns the last rate unchanged.
+// A reading no newer than the last one (the stats cache answers one reading
+// to several lists) returns the last rate unchanged.
 func (p *Sampler) Rate(id string, s CPUSample) (uint64, bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	prev, ok := p.last[id]
 	if ok && !s.At.After(prev.At) {
-		return 0, false
+		return prev.rate, prev.ok
 	}
-	p.last[id] = s
-	if !ok || s.Usage < prev.Usage {
-		return 0, false
+	cur := sampled{CPUSample: s}
+	if ok && s.Usage >= prev.Usage {
+		cur.rate, cur.ok = uint64(float64(s.Usage-prev.Usage)/s.At.Sub(prev.At).Seconds()), true
 	}
-	dt := s.At.Sub(prev.At)
-	return uint64(float64(s.Usage-prev.Usage) / dt.Seconds()), true
+	p.last[id] = cur
+	return cur.rate, cur.ok
 }
 
 // Forget drops what is known of id (it was removed).
