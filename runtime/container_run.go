@@ -7,6 +7,7 @@ import (
 
 	"github.com/containerd/errdefs"
 	"github.com/containerd/log"
+	"google.golang.org/protobuf/proto"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/wincri/wincri/proto/records"
@@ -83,6 +84,7 @@ func (r *Runtime) StartContainer(ctx context.Context, id string) (retErr error) 
 	log.G(ctx).WithField("container", c.rec.Id).WithField("phases", phases).Info("container started")
 	c.exited = make(chan struct{})
 	go r.watchContainer(c, s)
+	r.primeStats(c.podID, proto.Clone(c.rec).(*records.Container))
 	go func() {
 		bg := context.WithoutCancel(ctx)
 		r.nri.event(bg, "post-start", p, c)

@@ -156,12 +156,7 @@ func podInterfaces(rec *records.Pod) []stats.InterfaceSample {
 		if rec.Pid == 0 {
 			return nil
 		}
-		f, err := os.Open(fmt.Sprintf("/proc/%d/net/dev", rec.Pid))
-		if err != nil {
-			return nil
-		}
-		defer f.Close()
-		return parseNetDev(f)
+		return netDevOf(rec.Pid)
 	}
 	var out []stats.InterfaceSample
 	netns.LoadNetNS(rec.NetnsPath).Do(func(ns.NetNS) error {
@@ -174,6 +169,16 @@ func podInterfaces(rec *records.Pod) []stats.InterfaceSample {
 		return nil
 	})
 	return out
+}
+
+// netDevOf reads the network counters of the namespace process pid is in.
+func netDevOf(pid uint32) []stats.InterfaceSample {
+	f, err := os.Open(fmt.Sprintf("/proc/%d/net/dev", pid))
+	if err != nil {
+		return nil
+	}
+	defer f.Close()
+	return parseNetDev(f)
 }
 
 // parseNetDev reads /proc/net/dev, leaving out the loopback.

@@ -40,6 +40,8 @@ type Runtime struct {
 	// closing is set when the daemon shuts down: the shim connections it
 	// closes then must not read as dead shims.
 	closing atomic.Bool
+	// stopStats ends keepStatsWarm.
+	stopStats chan struct{}
 
 	mu    sync.RWMutex
 	pods  map[string]*pod
@@ -121,6 +123,8 @@ func New(ctx context.Context, cfg *config.Config) (_ *Runtime, retErr error) {
 		r.shims.Close()
 		return nil, err
 	}
+	r.stopStats = make(chan struct{})
+	go r.keepStatsWarm(r.stopStats)
 	return r, nil
 }
 
@@ -130,6 +134,9 @@ func (r *Runtime) Config() *config.Config { return r.cfg }
 // Close releases the stores. Pods and containers keep running.
 func (r *Runtime) Close() error {
 	r.closing.Store(true)
+	if r.stopStats != nil {
+		close(r.stopStats)
+	}
 	r.nri.stop()
 	r.mu.Lock()
 	for _, p := range r.pods {

@@ -1,6 +1,8 @@
 package runtime
 
 import (
+	"context"
+	"strings"
 	"time"
 
 	taskapi "github.com/containerd/containerd/api/runtime/task/v3"
@@ -16,8 +18,16 @@ func decodeShimStats(resp *taskapi.StatsResponse, at time.Time) (stats.Usage, er
 
 // podNetwork reports the pod's interface counters (podInterfaces, read from
 // its pause process's /proc/net/dev); eth0 is the default interface.
-func podNetwork(rec *records.Pod) *runtimeapi.NetworkUsage {
-	ifaces := podInterfaces(rec)
+// pid, when not 0, is a running container of the pod: it is in the pod's
+// network namespace, so its /proc/PID/net/dev is read, without entering the
+// namespace (for pods without pause).
+func podNetwork(rec *records.Pod, pid uint32) *runtimeapi.NetworkUsage {
+	var ifaces []stats.InterfaceSample
+	if pid != 0 && rec.NetnsPath != "" {
+		ifaces = netDevOf(pid)
+	} else {
+		ifaces = podInterfaces(rec)
+	}
 	if ifaces == nil {
 		return nil
 	}
@@ -33,4 +43,58 @@ func podNetwork(rec *records.Pod) *runtimeapi.NetworkUsage {
 		}
 	}
 	return nu
+}
+
+// readTaskDirect reads a task's usage from its cgroup (see stats.ReadCgroup),
+// for cgroupfs paths; false sends the caller to the shim (systemd cgroups,
+// an unusual hierarchy layout, a task whose cgroup is gone).
+func (r *Runtime) readTaskDirect(podID, taskID string, at time.Time) (stats.Usage, bool) {
+	p, err := r.lookupPod(podID)
+	if err != nil {
+		return stats.Usage{}, false
+	}
+	path := cgroupsPath(p.cfg.GetLinux().GetCgroupParent(), taskID)
+	if strings.Contains(path, ":") {
+		return stats.Usage{}, false
+	}
+	return stats.ReadCgroup(cgroupRoot, path, hostCgroups().v2, at)
+}
+
+// podNetworkUsage is the pod's network counters, cached like task usage
+// (reading them enters the pod's network namespace).
+func (r *Runtime) podNetworkUsage(rec *records.Pod, pid uint32) *runtimeapi.NetworkUsage {
+	r.stats.mu.Lock()
+	n, ok := r.stats.nets[rec.Id]
+	r.stats.mu.Unlock()
+	if ok {
+		answer, refresh := fresh(n.at, statsMaxAge, statsStaleAge)
+		if refresh {
+			r.stats.refresh("net:"+rec.Id, func(context.Context) { r.readPodNetwork(rec, pid, true) })
+		}
+		if answer {
+			return n.nu
+		}
+	}
+	return r.readPodNetwork(rec, pid, false)
+}
+
+func (r *Runtime) readPodNetwork(rec *records.Pod, pid uint32, refreshing bool) *runtimeapi.NetworkUsage {
+	nu := podNetwork(rec, pid)
+	r.stats.mu.Lock()
+	if _, known := r.stats.nets[rec.Id]; known || !refreshing {
+		r.stats.nets[rec.Id] = netUsage{at: time.Now(), nu: nu}
+	}
+	r.stats.mu.Unlock()
+	return nu
+}
+
+// primePodNetwork reads a pod's network counters through a process of its
+// (pid), unless they are cached already.
+func (r *Runtime) primePodNetwork(podID string, pid uint32) {
+	r.stats.mu.Lock()
+	_, known := r.stats.nets[podID]
+	r.stats.mu.Unlock()
+	if p, err := r.lookupPod(podID); err == nil && !known {
+		r.readPodNetwork(p.snapshot(), pid, false)
+	}
 }

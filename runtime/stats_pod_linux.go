@@ -6,6 +6,7 @@ import (
 
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
+	"github.com/wincri/wincri/proto/records"
 	"github.com/wincri/wincri/stats"
 )
 
@@ -27,9 +28,13 @@ func (r *Runtime) podStats(ctx context.Context, p *pod) *runtimeapi.PodSandboxSt
 	if !total.Valid() {
 		total = stats.Empty(time.Now())
 	}
+	var pid uint32 // a running container's, for the network counters
 	for _, c := range ctrs {
 		if u := r.taskUsage(ctx, rec.Id, c.rec.Id); u.Valid() {
 			total = total.Add(u)
+		}
+		if crec := c.snapshot(); crec.State == records.ContainerState_CONTAINER_RUNNING && pid == 0 {
+			pid = crec.Pid
 		}
 	}
 	ps.Linux = &runtimeapi.LinuxPodSandboxStats{
@@ -37,7 +42,7 @@ func (r *Runtime) podStats(ctx context.Context, p *pod) *runtimeapi.PodSandboxSt
 		Memory:     total.Mem,
 		Process:    &runtimeapi.ProcessUsage{Timestamp: total.At.UnixNano(), ProcessCount: &runtimeapi.UInt64Value{Value: total.Pids}},
 		Containers: cstats,
-		Network:    podNetwork(rec),
+		Network:    r.podNetworkUsage(rec, pid),
 	}
 	return ps
 }

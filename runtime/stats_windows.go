@@ -21,3 +21,11 @@ func decodeShimStats(resp *taskapi.StatsResponse, at time.Time) (stats.Usage, er
 	}
 	return stats.WindowsToUsage(c), nil
 }
+
+// readTaskDirect: Windows statistics come from the shim (HCS) only.
+func (r *Runtime) readTaskDirect(string, string, time.Time) (stats.Usage, bool) {
+	return stats.Usage{}, false
+}
+
+// primePodNetwork: a Windows pod's HCN endpoint counters are read by the lists.
+func (r *Runtime) primePodNetwork(string, uint32) {}

@@ -37,6 +37,7 @@ func main() {
 	wait := flag.Bool("wait", false, "only wait until -pods pods are listed ready, and print how long it took")
 	cleanup := flag.Bool("cleanup", false, "stop and remove every pod, then exit")
 	serial := flag.Int("serial", 0, "instead: start this many pods of one container one after the other, and print each call's p50")
+	verbose := flag.Bool("v", false, "print each ListPodSandboxStats latency")
 	sharedPID := flag.Bool("shared-pid", false, "pods share one PID namespace (critest's zero-value config) instead of kubelet's default, a PID namespace per container")
 	flag.Parse()
 	pidMode = runtimeapi.NamespaceMode_CONTAINER
@@ -68,7 +69,7 @@ func main() {
 			return
 		}
 		run(ctx, rt, *pods, *ctrs, *par, *image)
-		report(ctx, rt, *pid, *shimMatch)
+		report(ctx, rt, *pid, *shimMatch, *verbose)
 	}
 }
 
@@ -184,7 +185,7 @@ func runSerial(ctx context.Context, rt runtimeapi.RuntimeServiceClient, n int, i
 	fmt.Printf("serial: %d pods (PID namespace %s): RunPodSandbox+CreateContainer+StartContainer p50 sum %s\n", n, pidMode, sum)
 }
 
-func report(ctx context.Context, rt runtimeapi.RuntimeServiceClient, pid int, shimMatch string) {
+func report(ctx context.Context, rt runtimeapi.RuntimeServiceClient, pid int, shimMatch string, verbose bool) {
 	var lat []time.Duration
 	for range 20 {
 		t := time.Now()
@@ -194,6 +195,9 @@ func report(ctx context.Context, rt runtimeapi.RuntimeServiceClient, pid int, sh
 			break
 		}
 		lat = append(lat, time.Since(t))
+		if verbose {
+			fmt.Printf("density: ListPodSandboxStats %s\n", time.Since(t))
+		}
 	}
 	if len(lat) > 0 {
 		sort.Slice(lat, func(a, b int) bool { return lat[a] < lat[b] })
