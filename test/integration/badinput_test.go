@@ -27,8 +27,9 @@ type badCall struct {
 }
 
 // TestBadInput sends requests with bad fields of every kind to every RPC
-// group and checks each gets its specific code, none Unknown, and that
-// nothing of them is left on the host.
+// group (and odd but valid ones, which must succeed) and checks each gets
+// its specific code, none Unknown, and that nothing of them is left on the
+// host.
 func TestBadInput(t *testing.T) {
 	e := newPodEnv(t)
 	rt, is := e.d.Runtime, e.d.Images
@@ -259,6 +260,80 @@ func TestBadInput(t *testing.T) {
 		}},
 		{"pull: not in the registry", nf, func(ctx context.Context) error {
 			_, err := is.PullImage(ctx, &runtimeapi.PullImageRequest{Image: &runtimeapi.ImageSpec{Image: "registry.k8s.io/wincri-test/none:1"}})
+			return err
+		}},
+		// Lists with filters of every kind: nothing matches, nothing fails.
+		{"list pods: unknown state", codes.OK, func(ctx context.Context) error {
+			_, err := rt.ListPodSandbox(ctx, &runtimeapi.ListPodSandboxRequest{Filter: &runtimeapi.PodSandboxFilter{Id: "nope", State: &runtimeapi.PodSandboxStateValue{State: 42}, LabelSelector: map[string]string{"": ""}}})
+			return err
+		}},
+		{"list containers: unknown state", codes.OK, func(ctx context.Context) error {
+			_, err := rt.ListContainers(ctx, &runtimeapi.ListContainersRequest{Filter: &runtimeapi.ContainerFilter{State: &runtimeapi.ContainerStateValue{State: 42}, PodSandboxId: huge}})
+			return err
+		}},
+		{"list container stats: unknown pod", codes.OK, func(ctx context.Context) error {
+			_, err := rt.ListContainerStats(ctx, &runtimeapi.ListContainerStatsRequest{Filter: &runtimeapi.ContainerStatsFilter{PodSandboxId: "nope", Id: "x"}})
+			return err
+		}},
+		{"list pod stats: unknown id", codes.OK, func(ctx context.Context) error {
+			_, err := rt.ListPodSandboxStats(ctx, &runtimeapi.ListPodSandboxStatsRequest{Filter: &runtimeapi.PodSandboxStatsFilter{Id: huge}})
+			return err
+		}},
+		{"list pod metrics", codes.OK, func(ctx context.Context) error {
+			_, err := rt.ListPodSandboxMetrics(ctx, &runtimeapi.ListPodSandboxMetricsRequest{})
+			return err
+		}},
+		{"list images: filter on an unknown image", codes.OK, func(ctx context.Context) error {
+			_, err := is.ListImages(ctx, &runtimeapi.ListImagesRequest{Filter: &runtimeapi.ImageFilter{Image: &runtimeapi.ImageSpec{Image: "UPPER::bad"}}})
+			return err
+		}},
+		{"status verbose", codes.OK, func(ctx context.Context) error {
+			_, err := rt.Status(ctx, &runtimeapi.StatusRequest{Verbose: true})
+			return err
+		}},
+		{"update runtime config: bad CIDR", inv, func(ctx context.Context) error {
+			_, err := rt.UpdateRuntimeConfig(ctx, &runtimeapi.UpdateRuntimeConfigRequest{RuntimeConfig: &runtimeapi.RuntimeConfig{NetworkConfig: &runtimeapi.NetworkConfig{PodCidr: "10.0.0.0/99"}}})
+			return err
+		}},
+		// Stop and remove are idempotent for what is not there.
+		{"stop pod: unknown", codes.OK, func(ctx context.Context) error {
+			_, err := rt.StopPodSandbox(ctx, &runtimeapi.StopPodSandboxRequest{PodSandboxId: "nope"})
+			return err
+		}},
+		{"remove pod: unknown", codes.OK, func(ctx context.Context) error {
+			_, err := rt.RemovePodSandbox(ctx, &runtimeapi.RemovePodSandboxRequest{PodSandboxId: "nope"})
+			return err
+		}},
+		{"stop pod: no id", inv, func(ctx context.Context) error {
+			_, err := rt.StopPodSandbox(ctx, &runtimeapi.StopPodSandboxRequest{})
+			return err
+		}},
+		{"stop container: unknown", codes.OK, func(ctx context.Context) error {
+			_, err := rt.StopContainer(ctx, &runtimeapi.StopContainerRequest{ContainerId: "nope"})
+			return err
+		}},
+		{"stop container: negative timeout on an exited one", codes.OK, func(ctx context.Context) error {
+			_, err := rt.StopContainer(ctx, &runtimeapi.StopContainerRequest{ContainerId: exitedID, Timeout: -5})
+			return err
+		}},
+		{"remove container: unknown", codes.OK, func(ctx context.Context) error {
+			_, err := rt.RemoveContainer(ctx, &runtimeapi.RemoveContainerRequest{ContainerId: "nope"})
+			return err
+		}},
+		{"exec sync: negative timeout", inv, func(ctx context.Context) error {
+			_, err := rt.ExecSync(ctx, &runtimeapi.ExecSyncRequest{ContainerId: ctrID, Cmd: []string{"/testproc", "echo"}, Timeout: -1})
+			return err
+		}},
+		{"exec: tty with stderr", inv, func(ctx context.Context) error {
+			_, err := rt.Exec(ctx, &runtimeapi.ExecRequest{ContainerId: ctrID, Cmd: []string{"sh"}, Tty: true, Stdout: true, Stderr: true})
+			return err
+		}},
+		{"attach: exited", fp, func(ctx context.Context) error {
+			_, err := rt.Attach(ctx, &runtimeapi.AttachRequest{ContainerId: exitedID, Stdout: true})
+			return err
+		}},
+		{"checkpoint container", codes.Unimplemented, func(ctx context.Context) error {
+			_, err := rt.CheckpointContainer(ctx, &runtimeapi.CheckpointContainerRequest{ContainerId: ctrID, Location: "/tmp/x"})
 			return err
 		}},
 		{"image status: no image", inv, func(ctx context.Context) error {
