@@ -43,7 +43,7 @@ func TestNamedPipeServesCRIVersion(t *testing.T) {
 	path, _ := PipePath(ep)
 	wineDialOnce(t, path)
 	g := grpc.NewServer()
-	Register(g, nil, nil)
+	Register(g, nil, nil, nil)
 	go g.Serve(l)
 	defer g.Stop()
 

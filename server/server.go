@@ -44,25 +44,61 @@ type ImageService struct {
 // New builds a server over rt with both CRI services registered; st
 // serves their streaming sessions, m (optional) records call metrics.
 func New(rt *runtime.Runtime, st *Streaming, m *Metrics) *Server {
+	g := grpc.NewServer(grpc.MaxRecvMsgSize(maxMsgSize), grpc.MaxSendMsgSize(maxMsgSize))
+	Register(g, rt, st, m)
+	return &Server{rt: rt, grpc: g}
+}
+
+// Register registers the CRI services on g, each handler wrapped in
+// wincri's own panic recovery, call log and metrics (m, optional): they do
+// not depend on the server's interceptors, so the service can be plugged
+// into a gRPC server wincri does not own (containerd's has none, and a
+// panic there would take the whole daemon down).
+func Register(g grpc.ServiceRegistrar, rt *runtime.Runtime, st *Streaming, m *Metrics) {
 	unary := []grpc.UnaryServerInterceptor{unaryRecover, unaryLog}
 	if m != nil {
 		unary = append(unary, m.interceptor)
 	}
-	g := grpc.NewServer(
-		grpc.MaxRecvMsgSize(maxMsgSize),
-		grpc.MaxSendMsgSize(maxMsgSize),
-		grpc.ChainUnaryInterceptor(unary...),
-		grpc.ChainStreamInterceptor(streamRecover),
-	)
-	Register(g, rt, st)
-	return &Server{rt: rt, grpc: g}
+	g.RegisterService(wrapped(&runtimeapi.RuntimeService_ServiceDesc, chainUnary(unary)), &RuntimeService{rt: rt, streaming: st})
+	g.RegisterService(wrapped(&runtimeapi.ImageService_ServiceDesc, chainUnary(unary)), &ImageService{rt: rt})
 }
 
-// Register registers the CRI services on g. It is how wincri's CRI service
-// plugs into a gRPC server it does not own.
-func Register(g *grpc.Server, rt *runtime.Runtime, st *Streaming) {
-	runtimeapi.RegisterRuntimeServiceServer(g, &RuntimeService{rt: rt, streaming: st})
-	runtimeapi.RegisterImageServiceServer(g, &ImageService{rt: rt})
+// chainUnary runs interceptors in order around a handler.
+func chainUnary(in []grpc.UnaryServerInterceptor) grpc.UnaryServerInterceptor {
+	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
+		for i := len(in) - 1; i >= 0; i-- {
+			next, ic := h, in[i]
+			h = func(ctx context.Context, req any) (any, error) { return ic(ctx, req, info, next) }
+		}
+		return h(ctx, req)
+	}
+}
+
+// wrapped is a copy of a service description whose handlers run inside
+// mine, and inside whatever interceptor the server adds around that.
+func wrapped(desc *grpc.ServiceDesc, mine grpc.UnaryServerInterceptor) *grpc.ServiceDesc {
+	d := *desc
+	d.Methods = make([]grpc.MethodDesc, len(desc.Methods))
+	for i, m := range desc.Methods {
+		h := m.Handler
+		m.Handler = func(srv any, ctx context.Context, dec func(any) error, outer grpc.UnaryServerInterceptor) (any, error) {
+			return h(srv, ctx, dec, func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+				inner := func(ctx context.Context, req any) (any, error) { return mine(ctx, req, info, handler) }
+				if outer == nil {
+					return inner(ctx, req)
+				}
+				return outer(ctx, req, info, inner)
+			})
+		}
+		d.Methods[i] = m
+	}
+	d.Streams = make([]grpc.StreamDesc, len(desc.Streams))
+	for i, sd := range desc.Streams {
+		h, info := sd.Handler, &grpc.StreamServerInfo{FullMethod: "/" + desc.ServiceName + "/" + sd.StreamName, IsServerStream: sd.ServerStreams, IsClientStream: sd.ClientStreams}
+		sd.Handler = func(srv any, ss grpc.ServerStream) error { return streamRecover(srv, ss, info, h) }
+		d.Streams[i] = sd
+	}
+	return &d
 }
 
 // Serve accepts CRI connections on l until Stop.

@@ -16,7 +16,7 @@ import (
 
 func TestEveryCRIRPCIsRegistered(t *testing.T) {
 	g := grpc.NewServer()
-	Register(g, nil, nil)
+	Register(g, nil, nil, nil)
 	info := g.GetServiceInfo()
 	n := len(info["runtime.v1.RuntimeService"].Methods) + len(info["runtime.v1.ImageService"].Methods)
 	// cri-api v0.37.2: 37 RuntimeService + 6 ImageService RPCs (the streaming
