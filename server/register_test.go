@@ -18,7 +18,7 @@ import (
 // Internal and the server keeps serving, for unary and streaming calls.
 func TestRegisterOnAServerWithoutInterceptors(t *testing.T) {
 	g := grpc.NewServer()
-	Register(g, nil, nil, nil) // no runtime: handlers that need one panic
+	Register(g, nil, nil, nil)                 // no runtime: handlers that need one panic
 	l, err := net.Listen("tcp", "127.0.0.1:0") // (Wine has no unix sockets)
 	if err != nil {
 		t.Fatal(err)
