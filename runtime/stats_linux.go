@@ -60,41 +60,17 @@ func (r *Runtime) readTaskDirect(podID, taskID string, at time.Time) (stats.Usag
 	return stats.ReadCgroup(cgroupRoot, path, hostCgroups().v2, at)
 }
 
-// podNetworkUsage is the pod's network counters, cached like task usage
-// (reading them enters the pod's network namespace).
+// podNetworkUsage is the pod's network counters, cached (see statsCache).
 func (r *Runtime) podNetworkUsage(rec *records.Pod, pid uint32) *runtimeapi.NetworkUsage {
-	r.stats.mu.Lock()
-	n, ok := r.stats.nets[rec.Id]
-	r.stats.mu.Unlock()
-	if ok {
-		answer, refresh := fresh(n.at, statsMaxAge, statsStaleAge)
-		if refresh {
-			r.stats.refresh("net:"+rec.Id, func(context.Context) { r.readPodNetwork(rec, pid, true) })
-		}
-		if answer {
-			return n.nu
-		}
-	}
-	return r.readPodNetwork(rec, pid, false)
-}
-
-func (r *Runtime) readPodNetwork(rec *records.Pod, pid uint32, refreshing bool) *runtimeapi.NetworkUsage {
-	nu := podNetwork(rec, pid)
-	r.stats.mu.Lock()
-	if _, known := r.stats.nets[rec.Id]; known || !refreshing {
-		r.stats.nets[rec.Id] = netUsage{at: time.Now(), nu: nu}
-	}
-	r.stats.mu.Unlock()
-	return nu
+	return r.stats.nets.get(context.Background(), r.stats, rec.Id, func(context.Context) (*runtimeapi.NetworkUsage, bool) {
+		return podNetwork(rec, pid), true
+	})
 }
 
 // primePodNetwork reads a pod's network counters through a process of its
 // (pid), unless they are cached already.
 func (r *Runtime) primePodNetwork(podID string, pid uint32) {
-	r.stats.mu.Lock()
-	_, known := r.stats.nets[podID]
-	r.stats.mu.Unlock()
-	if p, err := r.lookupPod(podID); err == nil && !known {
-		r.readPodNetwork(p.snapshot(), pid, false)
+	if p, err := r.lookupPod(podID); err == nil && !r.stats.nets.has(r.stats, podID) {
+		r.stats.nets.put(r.stats, podID, podNetwork(p.snapshot(), pid), false)
 	}
 }
