@@ -17,9 +17,12 @@ build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/wincri ./cmd/wincri
 	CGO_ENABLED=0 GOOS=windows $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/wincri.exe ./cmd/wincri
 
-# What the tests need on the machine: the shim, runc, CNI plugins (installed if missing).
+# What the tests need on the machine: the shim, runc, CNI plugins (installed if
+# missing), and the kubelet of test/kubelet (built once, ~15 min cold, then cached),
+# so that no test's timeout pays for that build.
 deps:
 	hack/install-deps.sh
+	hack/build-kubelet.sh >/dev/null
 
 # The whole test suite: checks, Linux unit + integration tests (including
 # the kill -9 and chaos tests), 8 concurrent clients against a -race daemon,
