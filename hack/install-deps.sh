@@ -25,7 +25,10 @@ if ! [ -x "$GOBIN/containerd-shim-runc-v2" ]; then
   echo "install-deps: go install containerd-shim-runc-v2@$SHIM_VERSION"
   GOBIN=$GOBIN CGO_ENABLED=0 go install "github.com/containerd/containerd/v2/cmd/containerd-shim-runc-v2@$SHIM_VERSION"
 fi
-if ! "$GOBIN/runc" --version 2>/dev/null | grep -q "${RUNC_VERSION#v}"; then
+# (not "runc --version | grep -q": with pipefail, grep closing the pipe early
+# can fail the pipeline and rebuild runc every time)
+runc_version=$("$GOBIN/runc" --version 2>/dev/null || true)
+if [[ "$runc_version" != *"${RUNC_VERSION#v}"* ]]; then
   echo "install-deps: go install runc@$RUNC_VERSION (seccomp)"
   GOBIN=$GOBIN CGO_ENABLED=1 go install -tags seccomp "github.com/opencontainers/runc@$RUNC_VERSION"
 fi
