@@ -9,7 +9,7 @@ WINE      := $(abspath ../shared/wine)
 SHIM_VERSION := v2.4.2
 RUNC_VERSION := v1.5.2
 
-.PHONY: winspec-golden proto all build test test-unit test-race test-windows test-fuzz lint cross bench fuzz deps clean
+.PHONY: containerd-wincri winspec-golden proto all build test test-unit test-race test-windows test-fuzz lint cross bench fuzz deps clean
 
 all: build
 
@@ -51,6 +51,14 @@ lint:
 cross:
 	GOOS=windows $(GO) build ./...
 	GOOS=windows $(GO) vet ./...
+	cd cmd/containerd-wincri && GOOS=windows CGO_ENABLED=0 $(GO) build -tags no_cri -o /dev/null .
+
+# containerd (the version go.mod pins) with wincri's CRI as its plugin
+# io.containerd.grpc.v1.wincri instead of its own (a separate module, so that
+# containerd's builtins stay out of wincri's go.mod); see docs/containerd-plugin.md.
+containerd-wincri:
+	cd cmd/containerd-wincri && CGO_ENABLED=0 $(GO) build -tags no_cri -trimpath -o ../../$(BIN)/containerd-wincri .
+	cd cmd/containerd-wincri && GOOS=windows CGO_ENABLED=0 $(GO) build -tags no_cri -trimpath -o ../../$(BIN)/containerd-wincri.exe .
 
 # Benchmarks, never part of `make test`: wincri against the reference
 # containerd on the harness (hack/bench.sh), then the go benchmarks
