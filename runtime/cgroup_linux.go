@@ -47,9 +47,9 @@ var (
 // v1 controller's.
 func cgroupRoots() []string {
 	cgroupRootsOnce.Do(func() {
-		cgroupRootList = []string{"/sys/fs/cgroup"}
-		if _, err := os.Stat("/sys/fs/cgroup/cgroup.controllers"); err != nil { // v1
-			cgroupRootList, _ = filepath.Glob("/sys/fs/cgroup/*")
+		cgroupRootList = []string{cgroupRoot}
+		if !hostCgroups().v2 {
+			cgroupRootList, _ = filepath.Glob(filepath.Join(cgroupRoot, "*"))
 		}
 	})
 	return cgroupRootList

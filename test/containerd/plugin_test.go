@@ -7,7 +7,6 @@ package containerd
 import (
 	"context"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,8 +15,6 @@ import (
 	"testing"
 	"time"
 
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/wincri/wincri/test/testutil"
@@ -93,16 +90,7 @@ state = %[2]q
 		testutil.UnmountBelow(work)
 		os.RemoveAll(work)
 	})
-	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		if c, err := net.Dial("unix", sock); err == nil {
-			c.Close()
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("containerd did not listen within 30 s")
-		}
-	}
-	conn, err := grpc.NewClient("unix://"+sock, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	conn, err := testutil.DialCRI(sock, 30*time.Second, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,6 +5,7 @@ package testutil
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -150,33 +151,42 @@ func (d *Daemon) TryStart() error {
 	exited := make(chan struct{})
 	var waitErr error
 	go func() { waitErr = cmd.Wait(); close(exited) }()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		select {
-		case <-exited:
-			b, _ := os.ReadFile(d.LogPath())
-			return fmt.Errorf("wincri exited during start-up (%v):\n%s", waitErr, tail(string(b), 20))
-		default:
-		}
-		if c, err := net.Dial("unix", d.Socket); err == nil {
-			c.Close()
-			break
-		}
-		if time.Now().After(deadline) {
-			cmd.Process.Kill()
-			return fmt.Errorf("wincri did not listen on %s within 30s", d.Socket)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	conn, err := grpc.NewClient("unix://"+d.Socket, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	conn, err := DialCRI(d.Socket, 30*time.Second, exited)
 	if err != nil {
 		cmd.Process.Kill()
+		if errors.Is(err, errExited) {
+			<-exited
+			b, _ := os.ReadFile(d.LogPath())
+			return fmt.Errorf("wincri exited during start-up (%v):\n%s", waitErr, tail(string(b), 20))
+		}
 		return err
 	}
 	d.cmd, d.exited, d.conn = cmd, exited, conn
 	d.Runtime = runtimeapi.NewRuntimeServiceClient(conn)
 	d.Images = runtimeapi.NewImageServiceClient(conn)
 	return nil
+}
+
+var errExited = errors.New("the server exited")
+
+// DialCRI waits until a CRI server listens on the unix socket (for at most
+// timeout, or until exited is closed) and returns a client connection.
+func DialCRI(socket string, timeout time.Duration, exited <-chan struct{}) (*grpc.ClientConn, error) {
+	for deadline := time.Now().Add(timeout); ; time.Sleep(20 * time.Millisecond) {
+		select {
+		case <-exited:
+			return nil, errExited
+		default:
+		}
+		if c, err := net.Dial("unix", socket); err == nil {
+			c.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("nothing listened on %s within %s", socket, timeout)
+		}
+	}
+	return grpc.NewClient("unix://"+socket, grpc.WithTransportCredentials(insecure.NewCredentials()))
 }
 
 // Stop sends SIGTERM and waits for the daemon to exit.
