@@ -1,0 +1,402 @@
+package hcsemu
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// HCS event types (computecore HCS_EVENT_TYPE).
+const (
+	eventSystemExited  = 0x00000001
+	eventProcessExited = 0x00010000
+)
+
+type systemDoc struct {
+	Owner         string
+	SchemaVersion *struct{ Major, Minor int }
+	HostingSystemId string
+	Container     *struct {
+		Storage *struct {
+			Layers []struct{ Id, Path, PathType string }
+			Path   string
+		}
+		MappedDirectories []struct {
+			HostPath, ContainerPath string
+			ReadOnly                bool
+		}
+		MappedPipes []struct{ ContainerPipeName, HostPath string }
+		Networking  *struct {
+			Namespace string
+		}
+	}
+	VirtualMachine json.RawMessage
+	ShouldTerminateOnLastHandleClosed bool
+}
+
+// system is one compute system (a process-isolated container here).
+type system struct {
+	id      string
+	doc     systemDoc
+	raw     string
+	state   string // Created, Running, Stopped
+	root    string // the directory the container's C:\ maps to
+	started time.Time
+	procs   map[uint32]*process
+	exit    string
+}
+
+func (s *Server) registerHCS() {
+	s.fns["Events"] = func(uint32, []string) ([]string, *hcsError) { return nil, nil }
+	s.fns["Subscribe"] = s.subscribe
+	s.fns["HcsGetServiceProperties"] = func(uint32, []string) ([]string, *hcsError) {
+		return []string{`{"SupportedSchemaVersions":[{"Major":2,"Minor":1}]}`}, nil
+	}
+	s.fns["HcsEnumerateComputeSystems"] = s.enumerateSystems
+	s.fns["HcsCreateComputeSystem"] = s.createSystem
+	s.fns["HcsOpenComputeSystem"] = s.openSystem
+	s.fns["HcsCloseComputeSystem"] = s.closeHandle
+	s.fns["HcsCloseProcess"] = s.closeHandle
+	s.fns["HcsStartComputeSystem"] = s.startSystem
+	s.fns["HcsShutDownComputeSystem"] = func(pid uint32, a []string) ([]string, *hcsError) { return s.stopSystem(a, "GracefulExit") }
+	s.fns["HcsTerminateComputeSystem"] = func(pid uint32, a []string) ([]string, *hcsError) { return s.stopSystem(a, "Forced") }
+	s.fns["HcsPauseComputeSystem"] = s.unsupported("pausing a process-isolated container")
+	s.fns["HcsResumeComputeSystem"] = s.unsupported("resuming a process-isolated container")
+	s.fns["HcsSaveComputeSystem"] = s.unsupported("saving a compute system")
+	s.fns["HcsGetComputeSystemProperties"] = s.systemProperties
+	s.fns["HcsModifyComputeSystem"] = s.modifySystem
+	s.fns["HcsCreateProcess"] = s.createProcess
+	s.fns["HcsOpenProcess"] = s.openProcess
+	s.fns["HcsGetProcessInfo"] = s.processInfo
+	s.fns["HcsGetProcessProperties"] = s.processProperties
+	s.fns["HcsTerminateProcess"] = s.terminateProcess
+	s.fns["HcsSignalProcess"] = s.signalProcess
+	s.fns["HcsModifyProcess"] = s.modifyProcess
+}
+
+func (s *Server) unsupported(what string) handler {
+	return func(uint32, []string) ([]string, *hcsError) {
+		return nil, fail(hrNotImpl, "%s is not emulated", what)
+	}
+}
+
+func errorOutputs(fn string, e *hcsError) []string {
+	doc, _ := json.Marshal(map[string]any{"Error": e.hr, "ErrorMessage": e.msg})
+	rec := string(doc)
+	switch fn {
+	case "HcsCreateComputeSystem", "HcsOpenComputeSystem", "HcsOpenProcess":
+		return []string{"0", rec}
+	case "HcsCreateProcess":
+		return []string{"0", "0", "0", "0", "0", rec}
+	case "HcsGetProcessInfo":
+		return []string{"0", "0", "0", "0", rec}
+	case "HcnCreate", "HcnOpen":
+		return []string{"0", rec}
+	case "HcnEnumerate", "HcnQuery":
+		return []string{"", rec}
+	case "HNSCall":
+		out, _ := json.Marshal(map[string]any{"Success": false, "Error": e.msg})
+		return []string{string(out)}
+	}
+	return []string{rec}
+}
+
+func (s *Server) subscribe(pid uint32, a []string) ([]string, *hcsError) {
+	a = argN(a, 2)
+	h := parseHandle(a[0])
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if a[1] == "1" {
+		s.subs[h] = pid
+	} else {
+		delete(s.subs, h)
+	}
+	return nil, nil
+}
+
+// systemOf returns the system of a system handle.
+func (s *Server) systemOf(arg string) (*system, *hcsError) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	h := s.handles[parseHandle(arg)]
+	if h == nil || h.sys == nil || h.proc != nil {
+		return nil, fail(hrInvalidHandle, "not a compute system handle: %s", arg)
+	}
+	return h.sys, nil
+}
+
+func (s *Server) createSystem(_ uint32, a []string) ([]string, *hcsError) {
+	a = argN(a, 2)
+	id, raw := a[0], a[1]
+	if id == "" {
+		return nil, fail(hrInvalidArg, "empty compute system id")
+	}
+	var doc systemDoc
+	if err := json.Unmarshal([]byte(raw), &doc); err != nil {
+		return nil, fail(hrInvalidJSON, "configuration is not JSON: %v", err)
+	}
+	if doc.SchemaVersion == nil || doc.SchemaVersion.Major != 2 {
+		return nil, fail(hrInvalidArg, "SchemaVersion must be 2.x")
+	}
+	sys := &system{id: id, doc: doc, raw: raw, state: "Created", procs: map[uint32]*process{}}
+	if err := s.checkSystem(sys); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.systems[id] != nil {
+		return nil, fail(hrAlreadyExists, "compute system %s already exists", id)
+	}
+	s.systems[id] = sys
+	return []string{strconv.FormatUint(s.newHandle(&handle{sys: sys}), 10), ""}, nil
+}
+
+// checkSystem rejects what HCS would: a utility VM (which cannot run
+// here), missing layers, a missing or unprepared root, a network
+// namespace HCN does not have, missing mapped directories.
+func (s *Server) checkSystem(sys *system) *hcsError {
+	d := sys.doc
+	if len(d.VirtualMachine) > 0 {
+		return fail(hrNotImpl, "a utility VM (Hyper-V isolation) cannot run under the emulator")
+	}
+	if d.HostingSystemId != "" {
+		return fail(hrSystemNotFound, "hosting system %s: utility VMs cannot run under the emulator", d.HostingSystemId)
+	}
+	if d.Container == nil {
+		return fail(hrInvalidArg, "neither Container nor VirtualMachine is set")
+	}
+	c := d.Container
+	if c.Storage == nil || len(c.Storage.Layers) == 0 {
+		return fail(hrInvalidArg, "Container.Storage.Layers is empty")
+	}
+	for _, l := range c.Storage.Layers {
+		if l.Id == "" || !isDir(l.Path) {
+			return fail(hrPathNotFound, "layer %q at %q does not exist", l.Id, l.Path)
+		}
+	}
+	root := s.mountedRoot(c.Storage.Path)
+	if root == "" {
+		return fail(hrPathNotFound, "Container.Storage.Path %q is not a prepared layer mount", c.Storage.Path)
+	}
+	sys.root = root
+	for _, m := range c.MappedDirectories {
+		if !isDir(m.HostPath) && !isFile(m.HostPath) {
+			return fail(hrPathNotFound, "mapped directory host path %q does not exist", m.HostPath)
+		}
+	}
+	if c.Networking != nil && c.Networking.Namespace != "" {
+		if s.hcnObject("namespace", c.Networking.Namespace) == nil {
+			return fail(hrNamespaceMissing, "network namespace %s does not exist", c.Networking.Namespace)
+		}
+	}
+	return nil
+}
+
+func isDir(p string) bool {
+	st, err := os.Stat(p)
+	return err == nil && st.IsDir()
+}
+
+func isFile(p string) bool {
+	st, err := os.Stat(p)
+	return err == nil && !st.IsDir()
+}
+
+func (s *Server) openSystem(_ uint32, a []string) ([]string, *hcsError) {
+	a = argN(a, 1)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sys := s.systems[a[0]]
+	if sys == nil {
+		return nil, fail(hrSystemNotFound, "compute system %s does not exist", a[0])
+	}
+	return []string{strconv.FormatUint(s.newHandle(&handle{sys: sys}), 10), ""}, nil
+}
+
+// closeHandle forgets a handle; a stopped system goes away with its last
+// handle, as in HCS.
+func (s *Server) closeHandle(_ uint32, a []string) ([]string, *hcsError) {
+	a = argN(a, 1)
+	hid := parseHandle(a[0])
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	h := s.handles[hid]
+	if h == nil {
+		return nil, fail(hrInvalidHandle, "unknown handle %s", a[0])
+	}
+	delete(s.handles, hid)
+	delete(s.subs, hid)
+	if h.sys != nil && h.proc == nil && h.sys.state == "Stopped" {
+		for _, o := range s.handles {
+			if o.sys == h.sys {
+				return nil, nil
+			}
+		}
+		delete(s.systems, h.sys.id)
+	}
+	return nil, nil
+}
+
+func (s *Server) enumerateSystems(uint32, []string) ([]string, *hcsError) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []map[string]any
+	for _, sys := range s.systems {
+		out = append(out, sys.properties())
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i]["Id"].(string) < out[j]["Id"].(string) })
+	b, _ := json.Marshal(out)
+	return []string{string(b)}, nil
+}
+
+func (sys *system) properties() map[string]any {
+	return map[string]any{
+		"Id": sys.id, "SystemType": "Container", "RuntimeOsType": "Windows", "Owner": sys.doc.Owner,
+		"State": sys.state, "Stopped": sys.state == "Stopped", "ExitType": sys.exit,
+	}
+}
+
+func (s *Server) startSystem(_ uint32, a []string) ([]string, *hcsError) {
+	sys, err := s.systemOf(argN(a, 1)[0])
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if sys.state != "Created" {
+		return nil, fail(hrInvalidState, "compute system %s is %s, not Created", sys.id, sys.state)
+	}
+	sys.state, sys.started = "Running", time.Now()
+	return []string{""}, nil
+}
+
+// stopSystem ends every process of the system, then tells every handle
+// with a callback that the system exited.
+func (s *Server) stopSystem(a []string, exitType string) ([]string, *hcsError) {
+	sys, err := s.systemOf(argN(a, 1)[0])
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	if sys.state == "Stopped" {
+		s.mu.Unlock()
+		return nil, fail(hrAlreadyStopped, "compute system %s is already stopped", sys.id)
+	}
+	procs := make([]*process, 0, len(sys.procs))
+	for _, p := range sys.procs {
+		procs = append(procs, p)
+	}
+	sys.state, sys.exit = "Stopped", exitType
+	var hs []uint64
+	for id, h := range s.handles {
+		if h.sys == sys && h.proc == nil {
+			hs = append(hs, id)
+		}
+	}
+	s.mu.Unlock()
+	for _, p := range procs {
+		p.kill()
+		<-p.done
+	}
+	data, _ := json.Marshal(map[string]any{"Status": 0, "ExitType": exitType})
+	go func() {
+		for _, h := range hs {
+			s.emit(h, eventSystemExited, string(data))
+		}
+	}()
+	return []string{""}, nil
+}
+
+type propertyQuery struct {
+	PropertyTypes []string
+}
+
+func (s *Server) systemProperties(_ uint32, a []string) ([]string, *hcsError) {
+	a = argN(a, 2)
+	sys, err := s.systemOf(a[0])
+	if err != nil {
+		return nil, err
+	}
+	var q propertyQuery
+	if a[1] != "" {
+		if err := json.Unmarshal([]byte(a[1]), &q); err != nil {
+			return nil, fail(hrInvalidJSON, "property query: %v", err)
+		}
+	}
+	s.mu.Lock()
+	props := sys.properties()
+	procs := sys.processList()
+	started := sys.started
+	s.mu.Unlock()
+	for _, t := range q.PropertyTypes {
+		switch t {
+		case "Statistics":
+			props["Statistics"] = statistics(procs, started)
+		case "ProcessList":
+			var list []map[string]any
+			for _, p := range procs {
+				list = append(list, p.details())
+			}
+			props["ProcessList"] = list
+		case "Memory", "GuestConnection", "ICHeartbeatStatus":
+		default:
+			return nil, fail(hrInvalidArg, "property type %q is not supported for a container", t)
+		}
+	}
+	b, _ := json.Marshal(props)
+	return []string{string(b)}, nil
+}
+
+func (sys *system) processList() []*process {
+	out := make([]*process, 0, len(sys.procs))
+	for _, p := range sys.procs {
+		out = append(out, p)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].pid < out[j].pid })
+	return out
+}
+
+// modifySystem accepts the requests HCS takes for a running container
+// (resource limits, mapped directories) after checking their shape.
+func (s *Server) modifySystem(_ uint32, a []string) ([]string, *hcsError) {
+	a = argN(a, 2)
+	if _, err := s.systemOf(a[0]); err != nil {
+		return nil, err
+	}
+	var req struct {
+		ResourcePath string
+		RequestType  string
+		Settings     json.RawMessage
+	}
+	if err := json.Unmarshal([]byte(a[1]), &req); err != nil {
+		return nil, fail(hrInvalidJSON, "modify request: %v", err)
+	}
+	if req.ResourcePath == "" {
+		return nil, fail(hrInvalidArg, "modify request without ResourcePath")
+	}
+	switch req.RequestType {
+	case "", "Add", "Remove", "Update":
+	default:
+		return nil, fail(hrInvalidArg, "unknown RequestType %q", req.RequestType)
+	}
+	return []string{""}, nil
+}
+
+// containerPath maps a path inside the container (C:\...) to the host
+// directory that holds the container's root.
+func (sys *system) containerPath(p string) string {
+	if len(p) >= 3 && (p[0] == 'C' || p[0] == 'c') && p[1] == ':' && (p[2] == '\\' || p[2] == '/') {
+		return filepath.Join(sys.root, p[3:])
+	}
+	if strings.HasPrefix(p, `\`) && !strings.HasPrefix(p, `\\`) {
+		return filepath.Join(sys.root, p[1:])
+	}
+	return p
+}
+
+func (sys *system) String() string { return fmt.Sprintf("system %s (%s)", sys.id, sys.state) }

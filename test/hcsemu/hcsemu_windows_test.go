@@ -1,0 +1,78 @@
+package hcsemu
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/Microsoft/hcsshim"
+	"github.com/Microsoft/hcsshim/hcn"
+	"golang.org/x/sys/windows"
+)
+
+// start starts the emulator, or skips when this Wine prefix does not have
+// the emulated DLLs (hack/windows-e2e.sh installs them).
+func start(t *testing.T) *Server {
+	t.Helper()
+	if windows.NewLazySystemDLL("computenetwork.dll").Load() != nil {
+		t.Skip("the emulated computenetwork.dll is not installed in this Wine prefix (run hack/windows-e2e.sh)")
+	}
+	s, err := Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Log = func(l string) { t.Log(l) }
+	t.Cleanup(s.Close)
+	return s
+}
+
+// TestHCNThroughHcsshim drives the emulated HCN with hcsshim's own hcn
+// package, as wincri and the CNI plugins do.
+func TestHCNThroughHcsshim(t *testing.T) {
+	s := start(t)
+	netID, err := s.AddNetwork(`{"Name":"cbr0","Type":"L2Bridge","SchemaVersion":{"Major":2,"Minor":0}}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	network, err := hcn.GetNetworkByName("cbr0")
+	if err != nil || !strings.EqualFold(network.Id, netID) {
+		t.Fatalf("GetNetworkByName: %+v %v", network, err)
+	}
+	if _, err := hcn.GetNetworkByName("nope"); !hcn.IsNotFoundError(err) {
+		t.Fatalf("missing network: %v", err)
+	}
+	ns, err := (&hcn.HostComputeNamespace{}).Create()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ep, err := network.CreateEndpoint(&hcn.HostComputeEndpoint{Name: "pod-eth0",
+		IpConfigurations: []hcn.IpConfig{{IpAddress: "10.88.0.5", PrefixLength: 24}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := hcn.AddNamespaceEndpoint(ns.Id, ep.Id); err != nil {
+		t.Fatal(err)
+	}
+	ids, err := hcn.GetNamespaceEndpointIds(ns.Id)
+	if err != nil || len(ids) != 1 || !strings.EqualFold(ids[0], ep.Id) {
+		t.Fatalf("namespace endpoints: %v %v", ids, err)
+	}
+	if err := hcn.AddNamespaceEndpoint(ns.Id, "7a4b7e2c-0000-4000-8000-000000000000"); err == nil {
+		t.Fatal("attaching a missing endpoint succeeded")
+	}
+	stats, err := hcsshim.GetHNSEndpointStats(ep.Id)
+	if err != nil || stats == nil {
+		t.Fatalf("endpoint stats: %v", err)
+	}
+	if err := ep.Delete(); err != nil {
+		t.Fatal(err)
+	}
+	if err := ns.Delete(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := hcn.GetNamespaceByID(ns.Id); !hcn.IsNotFoundError(err) {
+		t.Fatalf("deleted namespace: %v", err)
+	}
+	if got := len(s.HCNObjects("endpoint")) + len(s.HCNObjects("namespace")); got != 0 {
+		t.Fatalf("%d objects left", got)
+	}
+}

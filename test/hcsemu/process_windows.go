@@ -1,0 +1,471 @@
+package hcsemu
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+	"unsafe"
+
+	"golang.org/x/sys/windows"
+)
+
+// processParams is HCS's ProcessParameters; unknown fields are rejected.
+type processParams struct {
+	ApplicationName  string            `json:",omitempty"`
+	CommandLine      string            `json:",omitempty"`
+	CommandArgs      []string          `json:",omitempty"`
+	User             string            `json:",omitempty"`
+	WorkingDirectory string            `json:",omitempty"`
+	Environment      map[string]string `json:",omitempty"`
+	RestrictedToken  bool              `json:",omitempty"`
+	EmulateConsole   bool              `json:",omitempty"`
+	CreateStdInPipe  bool              `json:",omitempty"`
+	CreateStdOutPipe bool              `json:",omitempty"`
+	CreateStdErrPipe bool              `json:",omitempty"`
+	ConsoleSize      []int32           `json:",omitempty"`
+	UseExistingLogin bool              `json:",omitempty"`
+	UseLegacyConsole bool              `json:",omitempty"`
+}
+
+// process is a container process: an ordinary Wine process started by
+// the emulator (so it outlives the shim, as a process in a silo does).
+type process struct {
+	sys      *system
+	pid      uint32
+	params   processParams
+	cmd      *exec.Cmd
+	image    string
+	created  time.Time
+	done     chan struct{}
+	exitCode uint32
+	exited   atomic.Bool
+	once     sync.Once
+}
+
+// Process is what tests see of a container process.
+type Process struct {
+	System      string
+	Pid         uint32
+	CommandLine string
+	HostCommand string
+	WorkingDir  string
+	Exited      bool
+}
+
+// Processes lists the processes the emulator started, in start order.
+func (s *Server) Processes() []Process {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []Process
+	for _, sys := range s.systems {
+		for _, p := range sys.procs {
+			out = append(out, Process{System: sys.id, Pid: p.pid, CommandLine: p.params.CommandLine,
+				HostCommand: p.cmd.SysProcAttr.CmdLine, WorkingDir: p.cmd.Dir, Exited: p.exited.Load()})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Pid < out[j].Pid })
+	return out
+}
+
+func (s *Server) processOf(arg string) (*process, *hcsError) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	h := s.handles[parseHandle(arg)]
+	if h == nil || h.proc == nil {
+		return nil, fail(hrInvalidHandle, "not a process handle: %s", arg)
+	}
+	return h.proc, nil
+}
+
+func (s *Server) createProcess(caller uint32, a []string) ([]string, *hcsError) {
+	a = argN(a, 2)
+	sys, herr := s.systemOf(a[0])
+	if herr != nil {
+		return nil, herr
+	}
+	var params processParams
+	dec := json.NewDecoder(strings.NewReader(a[1]))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&params); err != nil {
+		return nil, fail(hrInvalidJSON, "process parameters: %v", err)
+	}
+	if strings.TrimSpace(params.CommandLine) == "" {
+		return nil, fail(hrInvalidArg, "CommandLine is empty")
+	}
+	if len(params.CommandArgs) > 0 {
+		return nil, fail(hrInvalidArg, "CommandArgs is for Linux guests; a Windows container takes CommandLine")
+	}
+	s.mu.Lock()
+	state := sys.state
+	s.mu.Unlock()
+	if state != "Running" {
+		return nil, fail(hrInvalidState, "compute system %s is %s", sys.id, state)
+	}
+	p, ends, err := startProcess(sys, params)
+	if err != nil {
+		return nil, fail(hrFail, "start %q: %v", params.CommandLine, err)
+	}
+	dup, err := duplicateInto(caller, ends)
+	if err != nil {
+		p.kill()
+		return nil, fail(hrFail, "hand stdio to process %d: %v", caller, err)
+	}
+	s.mu.Lock()
+	sys.procs[p.pid] = p
+	hid := s.newHandle(&handle{sys: sys, proc: p})
+	s.mu.Unlock()
+	go s.waitProcess(p)
+	return []string{strconv.FormatUint(hid, 10), strconv.FormatUint(uint64(p.pid), 10),
+		strconv.FormatUint(uint64(dup[0]), 10), strconv.FormatUint(uint64(dup[1]), 10),
+		strconv.FormatUint(uint64(dup[2]), 10), ""}, nil
+}
+
+// waitProcess publishes ProcessExited to every process handle with a
+// callback once the process ends.
+func (s *Server) waitProcess(p *process) {
+	<-p.done
+	data, _ := json.Marshal(map[string]any{"ProcessId": p.pid, "Exited": true, "ExitCode": p.exitCode})
+	s.mu.Lock()
+	var hs []uint64
+	for id, h := range s.handles {
+		if h.proc == p {
+			hs = append(hs, id)
+		}
+	}
+	s.mu.Unlock()
+	for _, h := range hs {
+		s.emit(h, eventProcessExited, string(data))
+	}
+}
+
+var pipeSeq atomic.Uint64
+
+// pipePair makes a pipe whose emulator end is overlapped (the shim wraps it
+// with go-winio, as it does HCS's handles) and whose child end is
+// inheritable.
+func pipePair(inbound bool) (parent windows.Handle, child *os.File, err error) {
+	name := fmt.Sprintf(`\\.\pipe\hcsemu-%d-%d`, os.Getpid(), pipeSeq.Add(1))
+	n, _ := windows.UTF16PtrFromString(name)
+	access := uint32(windows.PIPE_ACCESS_OUTBOUND)
+	childAccess := uint32(windows.GENERIC_READ)
+	if inbound {
+		access, childAccess = windows.PIPE_ACCESS_INBOUND, windows.GENERIC_WRITE
+	}
+	parent, err = windows.CreateNamedPipe(n, access|windows.FILE_FLAG_OVERLAPPED|windows.FILE_FLAG_FIRST_PIPE_INSTANCE,
+		windows.PIPE_TYPE_BYTE|windows.PIPE_WAIT, 1, 65536, 65536, 0, nil)
+	if err != nil {
+		return 0, nil, err
+	}
+	h, err := windows.CreateFile(n, childAccess, 0, nil, windows.OPEN_EXISTING, 0, 0)
+	if err != nil {
+		windows.CloseHandle(parent)
+		return 0, nil, err
+	}
+	return parent, os.NewFile(uintptr(h), name), nil
+}
+
+func startProcess(sys *system, params processParams) (p *process, ends [3]windows.Handle, err error) {
+	files := [3]*os.File{}
+	want := [3]bool{params.CreateStdInPipe, params.CreateStdOutPipe, params.CreateStdErrPipe}
+	defer func() {
+		if err != nil {
+			for i := range ends {
+				if ends[i] != 0 {
+					windows.CloseHandle(ends[i])
+				}
+			}
+		}
+		for _, f := range files {
+			if f != nil {
+				f.Close() // the child has its own copies
+			}
+		}
+	}()
+	for i := range want {
+		if want[i] {
+			if ends[i], files[i], err = pipePair(i > 0); err != nil {
+				return nil, ends, err
+			}
+		}
+	}
+	host, image := hostCommandLine(sys, params.CommandLine)
+	cmd := &exec.Cmd{Path: image, SysProcAttr: &syscall.SysProcAttr{CmdLine: host,
+		CreationFlags: windows.CREATE_NEW_PROCESS_GROUP}}
+	if files[0] != nil {
+		cmd.Stdin = files[0]
+	}
+	if files[1] != nil {
+		cmd.Stdout = files[1]
+	}
+	if files[2] != nil {
+		cmd.Stderr = files[2]
+	}
+	cmd.Dir = sys.root
+	if params.WorkingDirectory != "" {
+		cmd.Dir = sys.containerPath(params.WorkingDirectory)
+	}
+	cmd.Env = os.Environ()
+	for k, v := range params.Environment {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	if err = cmd.Start(); err != nil {
+		return nil, ends, err
+	}
+	p = &process{sys: sys, pid: uint32(cmd.Process.Pid), params: params, cmd: cmd, image: image,
+		created: time.Now(), done: make(chan struct{})}
+	go func() {
+		_ = cmd.Wait()
+		p.exitCode = uint32(cmd.ProcessState.ExitCode())
+		p.exited.Store(true)
+		close(p.done)
+	}()
+	return p, ends, nil
+}
+
+// hostCommandLine maps the image of a command line that names a path in
+// the container (C:\pause.exe, \app\x.exe) to the container's root on the
+// host; other commands (cmd, ping) resolve on Wine's PATH, which stands
+// in for the container's C:\Windows\System32.
+func hostCommandLine(sys *system, cmdline string) (host, image string) {
+	first, rest := splitFirst(cmdline)
+	unq := strings.Trim(first, `"`)
+	mapped := sys.containerPath(unq)
+	if mapped != unq {
+		for _, c := range []string{mapped, mapped + ".exe"} {
+			if isFile(c) {
+				return syscall.EscapeArg(c) + rest, c
+			}
+		}
+	}
+	if lp, err := exec.LookPath(unq); err == nil {
+		return cmdline, lp
+	}
+	return cmdline, unq
+}
+
+func splitFirst(s string) (first, rest string) {
+	s = strings.TrimLeft(s, " \t")
+	if strings.HasPrefix(s, `"`) {
+		if i := strings.Index(s[1:], `"`); i >= 0 {
+			return s[:i+2], s[i+2:]
+		}
+		return s, ""
+	}
+	if i := strings.IndexAny(s, " \t"); i >= 0 {
+		return s[:i], s[i:]
+	}
+	return s, ""
+}
+
+// duplicateInto gives the caller its own copies of the pipe ends and
+// closes the emulator's.
+func duplicateInto(pid uint32, ends [3]windows.Handle) ([3]windows.Handle, error) {
+	var out [3]windows.Handle
+	target, err := windows.OpenProcess(windows.PROCESS_DUP_HANDLE, false, pid)
+	if err != nil {
+		return out, err
+	}
+	defer windows.CloseHandle(target)
+	self := windows.CurrentProcess()
+	for i, h := range ends {
+		if h == 0 {
+			continue
+		}
+		if err := windows.DuplicateHandle(self, h, target, &out[i], 0, false,
+			windows.DUPLICATE_SAME_ACCESS|windows.DUPLICATE_CLOSE_SOURCE); err != nil {
+			return out, err
+		}
+	}
+	return out, nil
+}
+
+func (p *process) kill() {
+	if p.exited.Load() {
+		return
+	}
+	_ = p.cmd.Process.Kill()
+}
+
+func (s *Server) openProcess(_ uint32, a []string) ([]string, *hcsError) {
+	a = argN(a, 2)
+	sys, err := s.systemOf(a[0])
+	if err != nil {
+		return nil, err
+	}
+	pid, _ := strconv.ParseUint(a[1], 10, 32)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p := sys.procs[uint32(pid)]
+	if p == nil {
+		return nil, fail(hrElementNotFound, "process %d is not in %s", pid, sys.id)
+	}
+	return []string{strconv.FormatUint(s.newHandle(&handle{sys: sys, proc: p}), 10), ""}, nil
+}
+
+func (s *Server) processInfo(_ uint32, a []string) ([]string, *hcsError) {
+	p, err := s.processOf(argN(a, 1)[0])
+	if err != nil {
+		return nil, err
+	}
+	// The pipes were handed out at creation; HCS gives them once.
+	return []string{strconv.FormatUint(uint64(p.pid), 10), "0", "0", "0", ""}, nil
+}
+
+func (p *process) status() map[string]any {
+	return map[string]any{"ProcessId": p.pid, "Exited": p.exited.Load(), "ExitCode": p.exitCode}
+}
+
+func (s *Server) processProperties(_ uint32, a []string) ([]string, *hcsError) {
+	p, err := s.processOf(argN(a, 1)[0])
+	if err != nil {
+		return nil, err
+	}
+	b, _ := json.Marshal(p.status())
+	return []string{string(b)}, nil
+}
+
+func (s *Server) terminateProcess(_ uint32, a []string) ([]string, *hcsError) {
+	p, err := s.processOf(argN(a, 1)[0])
+	if err != nil {
+		return nil, err
+	}
+	if p.exited.Load() {
+		return nil, fail(hrProcessStopped, "process %d already exited", p.pid)
+	}
+	p.kill()
+	return []string{""}, nil
+}
+
+// signalProcess: Wine cannot deliver console control events to another
+// process group reliably, so CtrlC/CtrlBreak/CtrlShutdown end the process
+// with STATUS_CONTROL_C_EXIT's exit code, as a console program that takes
+// the default handler does.
+func (s *Server) signalProcess(_ uint32, a []string) ([]string, *hcsError) {
+	a = argN(a, 2)
+	p, err := s.processOf(a[0])
+	if err != nil {
+		return nil, err
+	}
+	var opts struct{ Signal string }
+	if jerr := json.Unmarshal([]byte(a[1]), &opts); jerr != nil {
+		return nil, fail(hrInvalidJSON, "signal options: %v", jerr)
+	}
+	switch opts.Signal {
+	case "CtrlC", "CtrlBreak", "CtrlClose", "CtrlLogOff", "CtrlShutdown":
+	default:
+		return nil, fail(hrInvalidArg, "unknown signal %q", opts.Signal)
+	}
+	if p.exited.Load() {
+		return nil, fail(hrProcessStopped, "process %d already exited", p.pid)
+	}
+	if h, herr := windows.OpenProcess(windows.PROCESS_TERMINATE, false, p.pid); herr == nil {
+		_ = windows.TerminateProcess(h, 0xC000013A)
+		windows.CloseHandle(h)
+	}
+	return []string{""}, nil
+}
+
+// modifyProcess handles CloseHandle (stdin) and ConsoleSize requests.
+func (s *Server) modifyProcess(_ uint32, a []string) ([]string, *hcsError) {
+	a = argN(a, 2)
+	if _, err := s.processOf(a[0]); err != nil {
+		return nil, err
+	}
+	var req struct {
+		Operation   string
+		ConsoleSize *struct{ Height, Width uint16 }
+		CloseHandle *struct{ Handle string }
+	}
+	if err := json.Unmarshal([]byte(a[1]), &req); err != nil {
+		return nil, fail(hrInvalidJSON, "modify process: %v", err)
+	}
+	switch req.Operation {
+	case "ConsoleSize":
+		if req.ConsoleSize == nil {
+			return nil, fail(hrInvalidArg, "ConsoleSize operation without ConsoleSize")
+		}
+	case "CloseHandle":
+		if req.CloseHandle == nil || req.CloseHandle.Handle != "StdIn" {
+			return nil, fail(hrInvalidArg, "CloseHandle takes Handle StdIn")
+		}
+	default:
+		return nil, fail(hrInvalidArg, "unknown process modify operation %q", req.Operation)
+	}
+	return []string{""}, nil
+}
+
+func (p *process) details() map[string]any {
+	k, u := p.times()
+	return map[string]any{"ProcessId": p.pid, "ImageName": p.image, "CreateTimestamp": p.created,
+		"KernelTime100ns": k, "UserTime100ns": u, "MemoryWorkingSetPrivateBytes": p.memory()}
+}
+
+func (p *process) times() (kernel, user uint64) {
+	if p.exited.Load() {
+		return 0, 0
+	}
+	h, err := windows.OpenProcess(windows.PROCESS_QUERY_LIMITED_INFORMATION, false, p.pid)
+	if err != nil {
+		return 0, 0
+	}
+	defer windows.CloseHandle(h)
+	var c, e, k, u windows.Filetime
+	if windows.GetProcessTimes(h, &c, &e, &k, &u) != nil {
+		return 0, 0
+	}
+	return uint64(k.HighDateTime)<<32 | uint64(k.LowDateTime), uint64(u.HighDateTime)<<32 | uint64(u.LowDateTime)
+}
+
+var procMemInfo = windows.NewLazySystemDLL("kernel32.dll").NewProc("K32GetProcessMemoryInfo")
+
+type memCounters struct {
+	cb                                                                                  uint32
+	pageFaultCount                                                                      uint32
+	peakWorkingSet, workingSet, quotaPeakPaged, quotaPaged, quotaPeakNonPaged, quotaNonPaged uintptr
+	pagefile, peakPagefile, private                                                     uintptr
+}
+
+// memory is the private bytes of the process (Wine has no job memory
+// accounting, so the emulator adds up process counters).
+func (p *process) memory() uint64 {
+	if p.exited.Load() {
+		return 0
+	}
+	h, err := windows.OpenProcess(windows.PROCESS_QUERY_LIMITED_INFORMATION|windows.PROCESS_VM_READ, false, p.pid)
+	if err != nil {
+		return 0
+	}
+	defer windows.CloseHandle(h)
+	var m memCounters
+	m.cb = uint32(unsafe.Sizeof(m))
+	if r, _, _ := procMemInfo.Call(uintptr(h), uintptr(unsafe.Pointer(&m)), uintptr(m.cb)); r == 0 {
+		return 0
+	}
+	if m.private != 0 {
+		return uint64(m.private)
+	}
+	return uint64(m.workingSet)
+}
+
+func statistics(procs []*process, started time.Time) map[string]any {
+	var k, u, mem uint64
+	for _, p := range procs {
+		pk, pu := p.times()
+		k, u, mem = k+pk, u+pu, mem+p.memory()
+	}
+	now := time.Now()
+	return map[string]any{
+		"Timestamp": now, "ContainerStartTime": started, "Uptime100ns": uint64(now.Sub(started).Nanoseconds() / 100),
+		"Processor": map[string]any{"TotalRuntime100ns": k + u, "RuntimeUser100ns": u, "RuntimeKernel100ns": k},
+		"Memory":    map[string]any{"MemoryUsageCommitBytes": mem, "MemoryUsageCommitPeakBytes": mem, "MemoryUsagePrivateWorkingSetBytes": mem},
+		"Storage":   map[string]any{},
+	}
+}
