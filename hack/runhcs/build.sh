@@ -11,7 +11,12 @@ here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 version=$(cd "$repo" && go list -m -f '{{.Version}}' github.com/Microsoft/hcsshim)
 cache=${WINDOWS_CACHE:-/var/tmp/wincri-windows}
-bin=$cache/containerd-shim-runhcs-v1-$version.exe
+# RUNHCS_OVERLAY: a go -overlay file (shared/wine's os.RemoveAll fix for
+# runs under Wine); such a build is cached under its own name.
+overlay=${RUNHCS_OVERLAY:-}
+suffix=""
+[ -n "$overlay" ] && suffix="-wine-$(sha1sum "$overlay" | cut -c1-8)"
+bin=$cache/containerd-shim-runhcs-v1-$version$suffix.exe
 if [ -f "$bin" ]; then echo "$bin"; exit 0; fi
 mkdir -p "$cache"
 work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
@@ -27,6 +32,6 @@ replace github.com/Microsoft/cosesign1go => ./cosesign1go
 MOD
 printf 'package main\n\nimport _ "github.com/Microsoft/hcsshim"\n\nfunc main() {}\n' > "$work/main.go"
 (cd "$work" && GOFLAGS=-mod=mod GONOSUMDB=github.com/Microsoft/cosesign1go GOOS=windows CGO_ENABLED=0 \
-  go build -trimpath -o "$bin.tmp" github.com/Microsoft/hcsshim/cmd/containerd-shim-runhcs-v1)
+  go build -trimpath ${overlay:+-overlay="$overlay"} -o "$bin.tmp" github.com/Microsoft/hcsshim/cmd/containerd-shim-runhcs-v1)
 mv "$bin.tmp" "$bin"
 echo "$bin"

@@ -153,7 +153,10 @@ func (s *Store) platformName() string {
 // pullError gives a failed pull the error class CRI clients act on.
 func pullError(ref, platform string, err error) error {
 	var uerr *url.Error
-	var nerr net.Error
+	// Not net.Error: syscall.Errno implements it, and an errno from
+	// extraction (no space, BackupWrite unsupported) is no network fault.
+	var operr *net.OpError
+	var dnserr *net.DNSError
 	switch {
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return fmt.Errorf("pull %s: %w", ref, err)
@@ -161,7 +164,7 @@ func pullError(ref, platform string, err error) error {
 		return fmt.Errorf("image %s has no manifest for platform %s: %w", ref, platform, errdefs.ErrNotFound)
 	case errors.As(err, &uerr):
 		return fmt.Errorf("registry %s unreachable pulling %s: %v: %w", hostOf(uerr.URL), ref, err, errdefs.ErrUnavailable)
-	case errors.As(err, &nerr):
+	case errors.As(err, &operr), errors.As(err, &dnserr):
 		return fmt.Errorf("registry unreachable pulling %s: %v: %w", ref, err, errdefs.ErrUnavailable)
 	case errdefs.IsNotFound(err):
 		return fmt.Errorf("image %s not found: %w", ref, err)

@@ -1,0 +1,57 @@
+// Command winproc is the program inside the Windows end-to-end test's
+// image (C:\winproc.exe): the pod's pause process and the workloads.
+//
+//	winproc pause         wait until killed
+//	winproc tick PREFIX   print PREFIX N every 200 ms, forever
+//	winproc burn          spin one CPU
+//	winproc env NAME...   print NAME=value and the working directory
+//	winproc cat           copy stdin to stdout
+//	winproc exit N        exit with code N
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"time"
+)
+
+func main() {
+	if len(os.Args) < 2 {
+		fmt.Fprintln(os.Stderr, "usage: winproc pause|tick|burn|env|cat|exit")
+		os.Exit(2)
+	}
+	switch os.Args[1] {
+	case "pause":
+		select {}
+	case "tick":
+		prefix := "tick"
+		if len(os.Args) > 2 {
+			prefix = os.Args[2]
+		}
+		for i := 0; ; i++ {
+			fmt.Printf("%s %d\n", prefix, i)
+			time.Sleep(200 * time.Millisecond)
+		}
+	case "burn":
+		for x := 0; ; x++ {
+			_ = x * x
+		}
+	case "env":
+		for _, n := range os.Args[2:] {
+			fmt.Printf("%s=%s\n", n, os.Getenv(n))
+		}
+		wd, _ := os.Getwd()
+		fmt.Printf("cwd=%s\n", wd)
+	case "cat":
+		_, _ = io.Copy(os.Stdout, os.Stdin)
+	case "exit":
+		code, _ := strconv.Atoi(os.Args[2])
+		fmt.Fprintf(os.Stderr, "exiting with %d\n", code)
+		os.Exit(code)
+	default:
+		fmt.Fprintf(os.Stderr, "unknown mode %q\n", os.Args[1])
+		os.Exit(2)
+	}
+}
