@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/Microsoft/go-winio"
+
+	"github.com/wincri/wincri/runtime/winpipe"
 )
 
 // PipeSDDL admits only Administrators (BA) and SYSTEM (SY) to the pipe.
@@ -25,7 +27,7 @@ func Listen(endpoint string) (net.Listener, error) {
 		c.Close()
 		return nil, fmt.Errorf("%s is served by another live process (another wincri?): refusing to take it over", path)
 	}
-	return winio.ListenPipe(path, &winio.PipeConfig{
+	return winpipe.Listen(path, &winio.PipeConfig{
 		SecurityDescriptor: PipeSDDL,
 		InputBufferSize:    65536,
 		OutputBufferSize:   65536,

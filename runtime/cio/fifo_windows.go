@@ -7,7 +7,7 @@ import (
 	"net"
 	"sync"
 
-	"github.com/Microsoft/go-winio"
+	"github.com/wincri/wincri/runtime/winpipe"
 )
 
 // NewStreams names the named pipes for a process (id must be unique): the
@@ -39,7 +39,7 @@ func OpenPipes(_ context.Context, s Streams) (*Pipes, error) {
 		if e.path == "" {
 			continue
 		}
-		l, err := winio.ListenPipe(e.path, nil)
+		l, err := winpipe.Listen(e.path, nil)
 		if err != nil {
 			p.Close()
 			return nil, fmt.Errorf("listen %s: %w", e.path, err)

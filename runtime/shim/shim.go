@@ -103,7 +103,7 @@ func (m *Manager) Start(ctx context.Context, id, binary, bundle string, opts pro
 	if err != nil {
 		return nil, fmt.Errorf("shim binary %s: %w", binary, err)
 	}
-	logStop, err := copyShimLog(ctx, m.cfg.Namespace, id, bundle)
+	logStop, err := copyShimLog(ctx, m.cfg.Namespace, id, bundle, true)
 	if err != nil {
 		return nil, fmt.Errorf("open shim log: %w", err)
 	}
@@ -125,6 +125,7 @@ func (m *Manager) Start(ctx context.Context, id, binary, bundle string, opts pro
 		return nil, err
 	}
 	info := &records.Shim{Binary: path, Address: params.Address, Protocol: params.Protocol, Version: params.Version, Bundle: bundle}
+	freshPipe(info.Address)
 	s, err := connect(ctx, id, info, shimclient.AnonDialer, logStop)
 	if err != nil {
 		// The shim runs but cannot be reached: do not leave it behind.
@@ -136,7 +137,7 @@ func (m *Manager) Start(ctx context.Context, id, binary, bundle string, opts pro
 
 // Connect reattaches to a running shim after a restart of this daemon.
 func (m *Manager) Connect(ctx context.Context, id string, info *records.Shim) (*Shim, error) {
-	logStop, err := copyShimLog(ctx, m.cfg.Namespace, id, info.Bundle)
+	logStop, err := copyShimLog(ctx, m.cfg.Namespace, id, info.Bundle, false)
 	if err != nil {
 		logStop = func() {}
 	}

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/Microsoft/go-winio"
+
+	"github.com/wincri/wincri/runtime/winpipe"
 )
 
 func sysProcAttr() *syscall.SysProcAttr { return nil }
@@ -15,14 +17,22 @@ func sysProcAttr() *syscall.SysProcAttr { return nil }
 // copyShimLog reads the shim's log pipe (\\.\pipe\containerd-shim-NS-ID-log)
 // into this daemon's log. The shim creates the pipe after it starts, so the
 // dial retries in the background.
-func copyShimLog(ctx context.Context, ns, id, _ string) (func(), error) {
+func copyShimLog(ctx context.Context, ns, id, _ string, fresh bool) (func(), error) {
 	path := fmt.Sprintf(`\\.\pipe\containerd-shim-%s-%s-log`, ns, id)
 	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	go func() {
+		first := true
 		var c net.Conn
 		for c == nil {
 			d := 100 * time.Millisecond
 			conn, err := winio.DialPipe(path, &d)
+			if err == nil && first && fresh && winpipe.UnderWine() {
+				// A new shim's log listener has had no client: under Wine
+				// this first connection is never accepted (see winpipe).
+				conn.Close()
+				first = false
+				continue
+			}
 			if err == nil {
 				c = conn
 				break
@@ -39,6 +49,9 @@ func copyShimLog(ctx context.Context, ns, id, _ string) (func(), error) {
 	return cancel, nil
 }
 
+// freshPipe is called before the first dial to a shim that just started.
+func freshPipe(address string) { winpipe.FirstDial(address) }
+
 func listenEvents(address string) (net.Listener, error) {
-	return winio.ListenPipe(address, &winio.PipeConfig{SecurityDescriptor: "D:P(A;;GA;;;BA)(A;;GA;;;SY)"})
+	return winpipe.Listen(address, &winio.PipeConfig{SecurityDescriptor: "D:P(A;;GA;;;BA)(A;;GA;;;SY)"})
 }

@@ -19,6 +19,7 @@ type layer struct {
 	activated bool
 	prepared  bool
 	root      string
+	volume    string // \\?\Volume{GUID}\ naming root
 }
 
 func layerKey(p string) string { return strings.ToLower(filepath.Clean(p)) }
@@ -209,6 +210,7 @@ func (s *Server) prepareLayer(_ uint32, a []string) ([]string, *hcsError) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	l.prepared, l.root = true, root
+	l.volume = `\\?\Volume{` + nameToGUID(layerKey(p)) + `}\`
 	return nil, nil
 }
 
@@ -230,17 +232,19 @@ func (s *Server) layerMountPath(_ uint32, a []string) ([]string, *hcsError) {
 	if !l.prepared {
 		return nil, fail(hrInvalidState, "layer %s is not prepared", l.path)
 	}
-	return []string{l.root + `\`}, nil
+	return []string{l.volume}, nil
 }
 
-// mountedRoot returns the root directory of a prepared layer whose mount
-// path is p, or "".
+// mountedRoot returns the root directory of the prepared layer whose
+// volume is p, or "". HCS mounts a scratch layer as a volume; the emulator
+// names it with a volume GUID path that only the emulator resolves (Wine
+// cannot mount volumes), and container processes see root as C:\.
 func (s *Server) mountedRoot(p string) string {
-	want := layerKey(strings.TrimRight(p, `\`))
+	want := strings.ToLower(strings.TrimRight(p, `\`))
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, l := range s.layers {
-		if l.prepared && layerKey(l.root) == want {
+		if l.prepared && strings.ToLower(strings.TrimRight(l.volume, `\`)) == want {
 			return l.root
 		}
 	}
