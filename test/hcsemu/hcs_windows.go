@@ -18,10 +18,10 @@ const (
 )
 
 type systemDoc struct {
-	Owner         string
-	SchemaVersion *struct{ Major, Minor int }
+	Owner           string
+	SchemaVersion   *struct{ Major, Minor int }
 	HostingSystemId string
-	Container     *struct {
+	Container       *struct {
 		Storage *struct {
 			Layers []struct{ Id, Path, PathType string }
 			Path   string
@@ -35,7 +35,7 @@ type systemDoc struct {
 			Namespace string
 		}
 	}
-	VirtualMachine json.RawMessage
+	VirtualMachine                    json.RawMessage
 	ShouldTerminateOnLastHandleClosed bool
 }
 

@@ -314,4 +314,3 @@ func copyTree(src, dst string) error {
 		return out.Close()
 	})
 }
-

@@ -427,10 +427,10 @@ func (p *process) times() (kernel, user uint64) {
 var procMemInfo = windows.NewLazySystemDLL("kernel32.dll").NewProc("K32GetProcessMemoryInfo")
 
 type memCounters struct {
-	cb                                                                                  uint32
-	pageFaultCount                                                                      uint32
+	cb                                                                                       uint32
+	pageFaultCount                                                                           uint32
 	peakWorkingSet, workingSet, quotaPeakPaged, quotaPaged, quotaPeakNonPaged, quotaNonPaged uintptr
-	pagefile, peakPagefile, private                                                     uintptr
+	pagefile, peakPagefile, private                                                          uintptr
 }
 
 // memory is the private bytes of the process (Wine has no job memory

@@ -22,18 +22,18 @@ import (
 // env is what one test run shares: the emulator, the registry, the
 // artifacts and the running wincri.exe.
 type env struct {
-	t      *testing.T
-	bin    string // directory with wincri.exe, the shim, cni\, winproc.exe
-	dir    string
-	emu    *hcsemu.Server
-	reg    *registry
-	pipe   string
-	daemon *exec.Cmd
-	exited chan struct{}
-	conn   *grpc.ClientConn
-	rt     runtimeapi.RuntimeServiceClient
-	img    runtimeapi.ImageServiceClient
-	image  string // the workload image
+	t        *testing.T
+	bin      string // directory with wincri.exe, the shim, cni\, winproc.exe
+	dir      string
+	emu      *hcsemu.Server
+	reg      *registry
+	pipe     string
+	daemon   *exec.Cmd
+	exited   chan struct{}
+	conn     *grpc.ClientConn
+	rt       runtimeapi.RuntimeServiceClient
+	img      runtimeapi.ImageServiceClient
+	image    string // the workload image
 	escImage string // the same, built with ArgsEscaped
 }
 
