@@ -13,6 +13,11 @@ export WINEPREFIX=${WINCRI_WINE_PREFIX:-/var/tmp/wincri-winemu-prefix}
 export WINEDLLOVERRIDES="computecore,vmcompute,computenetwork=n"
 cache=${WINDOWS_CACHE:-/var/tmp/wincri-windows}
 ../shared/wine/setup.sh >&2
+# The node is Windows Server 2022 (10.0.20348, server product type): the
+# shim gates features on the build (e.g. CPU updates need 20H2+).
+wine=$(command -v wine64 || echo /usr/lib/wine/wine64)
+"$wine" reg add 'HKLM\Software\Microsoft\Windows NT\CurrentVersion' /v CurrentBuildNumber /d 20348 /f >/dev/null 2>&1
+"$wine" reg add 'HKLM\System\CurrentControlSet\Control\ProductOptions' /v ProductType /d ServerNT /f >/dev/null 2>&1
 dlls=$(test/hcsemu/dll/build.sh)
 cp "$dlls"/*.dll "$WINEPREFIX/drive_c/windows/system32/"
 wine_overlay=$(../shared/wine/setup.sh --overlay)

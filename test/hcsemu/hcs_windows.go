@@ -400,3 +400,49 @@ func (sys *system) containerPath(p string) string {
 }
 
 func (sys *system) String() string { return fmt.Sprintf("system %s (%s)", sys.id, sys.state) }
+
+// System is what tests see of a compute system.
+type System struct {
+	ID        string
+	State     string
+	Document  string // the document HcsCreateComputeSystem was given
+	Namespace string
+	Processes int
+}
+
+// Systems lists the compute systems HCS knows, sorted by id.
+func (s *Server) Systems() []System {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []System
+	for _, sys := range s.systems {
+		ns := ""
+		if c := sys.doc.Container; c != nil && c.Networking != nil {
+			ns = c.Networking.Namespace
+		}
+		live := 0
+		for _, p := range sys.procs {
+			if !p.exited.Load() {
+				live++
+			}
+		}
+		out = append(out, System{ID: sys.id, State: sys.state, Document: sys.raw, Namespace: ns, Processes: live})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
+}
+
+// Layers lists the layer directories that are still activated or
+// prepared (after every pod is removed there should be none).
+func (s *Server) Layers() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []string
+	for _, l := range s.layers {
+		if l.activated || l.prepared {
+			out = append(out, l.path)
+		}
+	}
+	sort.Strings(out)
+	return out
+}

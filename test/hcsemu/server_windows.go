@@ -11,6 +11,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"golang.org/x/sys/windows"
 )
 
 // HRESULTs the emulator returns, as HCS and HCN do.
@@ -281,4 +283,20 @@ func argN(args []string, n int) []string {
 		args = append(args, "")
 	}
 	return args
+}
+
+// KillCallers terminates every other process that called the emulator and
+// still runs (at the end of a test: the shims).
+func (s *Server) KillCallers() {
+	seen := map[uint32]bool{uint32(os.Getpid()): true}
+	for _, c := range s.Calls("") {
+		if seen[c.Pid] {
+			continue
+		}
+		seen[c.Pid] = true
+		if h, err := windows.OpenProcess(windows.PROCESS_TERMINATE, false, c.Pid); err == nil {
+			_ = windows.TerminateProcess(h, 1)
+			windows.CloseHandle(h)
+		}
+	}
 }

@@ -55,10 +55,12 @@ func newEnv(t *testing.T) *env {
 		pipe: fmt.Sprintf(`\\.\pipe\wincri-e2e-%d`, os.Getpid())}
 	t.Cleanup(func() {
 		e.stopDaemon()
+		emu.KillCallers() // the shims
 		emu.Close()
 		logf.Close()
 		if t.Failed() {
 			dumpFile(t, "hcsemu calls", logf.Name())
+			dumpFile(t, "wincri log", e.logPath())
 		}
 	})
 	if _, err := emu.AddNetwork(`{"Name":"cbr0","Type":"L2Bridge","SchemaVersion":{"Major":2,"Minor":0},

@@ -24,7 +24,9 @@ func main() {
 	}
 	switch os.Args[1] {
 	case "pause":
-		select {}
+		for {
+			time.Sleep(time.Hour)
+		}
 	case "tick":
 		prefix := "tick"
 		if len(os.Args) > 2 {
