@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -54,9 +55,7 @@ type system struct {
 func (s *Server) registerHCS() {
 	s.fns["Events"] = func(uint32, []string) ([]string, *hcsError) { return nil, nil }
 	s.fns["Subscribe"] = s.subscribe
-	s.fns["HcsGetServiceProperties"] = func(uint32, []string) ([]string, *hcsError) {
-		return []string{`{"SupportedSchemaVersions":[{"Major":2,"Minor":1}]}`}, nil
-	}
+	s.fns["HcsGetServiceProperties"] = serviceProperties
 	s.fns["HcsEnumerateComputeSystems"] = s.enumerateSystems
 	s.fns["HcsCreateComputeSystem"] = s.createSystem
 	s.fns["HcsOpenComputeSystem"] = s.openSystem
@@ -445,4 +444,30 @@ func (s *Server) Layers() []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// serviceProperties answers one property per type asked: the schema
+// versions (Basic) and this host's processors (ProcessorTopology).
+func serviceProperties(_ uint32, a []string) ([]string, *hcsError) {
+	var q propertyQuery
+	if err := json.Unmarshal([]byte(argN(a, 1)[0]), &q); err != nil {
+		return nil, fail(hrInvalidJSON, "service property query: %v", err)
+	}
+	var props []any
+	for _, t := range q.PropertyTypes {
+		switch t {
+		case "Basic":
+			props = append(props, map[string]any{"SupportedSchemaVersions": []any{map[string]int{"Major": 2, "Minor": 1}}})
+		case "ProcessorTopology":
+			var lps []any
+			for i := 0; i < runtime.NumCPU(); i++ {
+				lps = append(lps, map[string]any{"LpIndex": i, "CoreId": i, "RootVpIndex": i})
+			}
+			props = append(props, map[string]any{"LogicalProcessorCount": runtime.NumCPU(), "LogicalProcessors": lps})
+		default:
+			return nil, fail(hrInvalidArg, "service property %q is not emulated", t)
+		}
+	}
+	b, _ := json.Marshal(map[string]any{"Properties": props})
+	return []string{string(b)}, nil
 }

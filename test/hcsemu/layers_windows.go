@@ -36,7 +36,17 @@ func (s *Server) registerLayers() {
 	}
 	s.fns["ProcessBaseImage"] = processBaseImage
 	s.fns["ProcessUtilityImage"] = func(_ uint32, a []string) ([]string, *hcsError) {
-		return nil, fail(hrNotImpl, "utility VM images cannot be processed under the emulator (%s)", argN(a, 1)[0])
+		p := argN(a, 1)[0]
+		if !isDir(filepath.Join(p, "Files")) {
+			return nil, fail(hrPathNotFound, "utility VM image %s has no Files directory", p)
+		}
+		// HCS leaves the utility VM's scratch templates beside Files.
+		for _, f := range []string{"SystemTemplate.vhdx", "SystemTemplateBase.vhdx"} {
+			if err := os.WriteFile(filepath.Join(p, f), []byte("hcsemu utility VM template\n"), 0o644); err != nil {
+				return nil, fail(hrFail, "%v", err)
+			}
+		}
+		return nil, nil
 	}
 	s.fns["GrantVmAccess"] = func(uint32, []string) ([]string, *hcsError) { return nil, nil }
 	s.fns["GetBaseImages"] = func(uint32, []string) ([]string, *hcsError) { return []string{`{"Images":[]}`}, nil }

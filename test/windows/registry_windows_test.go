@@ -88,13 +88,14 @@ type layerFile struct {
 }
 
 // windowsLayer is a Windows container layer in the OCI tar form hcsshim
-// imports: Files/ and Hives/ trees.
+// imports: Files, Hives and UtilityVM/Files trees, directories named
+// without a trailing slash as hcsshim's own export writes them.
 func windowsLayer(t *testing.T, files []layerFile) (gz []byte, diffID string) {
 	var raw bytes.Buffer
 	tw := tar.NewWriter(&raw)
-	dirs := []string{"Files", "Hives"}
+	dirs := []string{"Files", "Hives", "UtilityVM", "UtilityVM/Files"}
 	for _, d := range dirs {
-		if err := tw.WriteHeader(&tar.Header{Name: d + "/", Typeflag: tar.TypeDir, Mode: 0o755, Format: tar.FormatPAX}); err != nil {
+		if err := tw.WriteHeader(&tar.Header{Name: d, Typeflag: tar.TypeDir, Mode: 0o755, Format: tar.FormatPAX}); err != nil {
 			t.Fatal(err)
 		}
 	}
