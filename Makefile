@@ -9,7 +9,7 @@ WINE      := $(abspath ../shared/wine)
 SHIM_VERSION := v2.4.2
 RUNC_VERSION := v1.5.2
 
-.PHONY: containerd-wincri winspec-golden proto all build test test-unit test-race test-windows test-fuzz lint cross bench fuzz deps clean
+.PHONY: test-windows-e2e containerd-wincri winspec-golden proto all build test test-unit test-race test-windows test-fuzz lint cross bench fuzz deps clean
 
 all: build
 
@@ -26,8 +26,9 @@ deps:
 
 # The whole test suite: checks, Linux unit + integration tests (including
 # the kill -9 and chaos tests), 8 concurrent clients against a -race daemon,
-# Windows tests under Wine, and a short pass of every fuzz target.
-test: lint cross deps test-unit test-race test-windows test-fuzz
+# Windows tests under Wine, Windows pods end to end under Wine against the
+# emulated HCS/HCN, and a short pass of every fuzz target.
+test: lint cross deps test-unit test-race test-windows test-windows-e2e test-fuzz
 
 test-unit:
 	$(GO) test -count=1 -timeout 20m ./...
@@ -43,6 +44,11 @@ test-windows:
 	@if [ -x $(WINE)/wine-exec.sh ]; then \
 		GOOS=windows $(GO) test -count=1 -overlay="$$($(WINE)/setup.sh --overlay)" -exec $(WINE)/wine-exec.sh ./... ; \
 	else echo "test-windows: no ../shared/wine beside this repo; Windows tests not run"; exit 1; fi
+
+# Windows pods end to end: wincri.exe, the real runhcs shim and Windows CNI
+# plugins under Wine, against test/hcsemu (see docs/windows.md).
+test-windows-e2e:
+	hack/windows-e2e.sh
 
 lint:
 	$(GO) vet ./...
