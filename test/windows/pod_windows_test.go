@@ -139,6 +139,7 @@ func TestWindowsPod(t *testing.T) {
 		t.Fatalf("exec in the ArgsEscaped container kept the image's CommandLine: %+v", e.emu.Processes())
 	}
 
+	e.checkStreams(app)
 	e.checkStats(pod, pcfg)
 	e.checkUpdate(app)
 	e.checkRestart(pod, app, filepath.Join(logDir, "app.log"))
@@ -267,4 +268,40 @@ func waitFor(t *testing.T, what string, ok func() bool) {
 			t.Fatalf("timed out waiting for %s", what)
 		}
 	}
+}
+
+// checkStreams: a streaming exec with stdin (the shim closes the process's
+// stdin through HCS when the client closes it) and an attach to the
+// container's output, both through wincri's streaming server.
+func (e *env) checkStreams(app string) {
+	t := e.t
+	c := ctx(t)
+	ex, err := e.rt.Exec(c, &runtimeapi.ExecRequest{ContainerId: app, Cmd: []string{`C:\winproc.exe`, "cat"}, Stdin: true, Stdout: true})
+	if err != nil {
+		e.fatal("exec: %v", err)
+	}
+	s := openStream(t, ex.Url, true, true, false)
+	if _, err := s.stdin.Write([]byte("ping from stdin\n")); err != nil {
+		t.Fatal(err)
+	}
+	s.stdin.Close()
+	if out, err := readUntil(s.stdout, "ping from stdin", 30*time.Second); err != nil {
+		e.fatal("streaming exec: %v (%q)", err, out)
+	}
+	if st := s.status(); st != "" && !strings.Contains(st, "Success") {
+		t.Fatalf("streaming exec status: %s", st)
+	}
+	s.conn.Close()
+	if _, ok := e.process(app, `C:\winproc.exe cat`); !ok {
+		t.Fatalf("no cat process in HCS: %+v", e.emu.Processes())
+	}
+	at, err := e.rt.Attach(c, &runtimeapi.AttachRequest{ContainerId: app, Stdout: true})
+	if err != nil {
+		e.fatal("attach: %v", err)
+	}
+	a := openStream(t, at.Url, false, true, false)
+	if out, err := readUntil(a.stdout, "hello", 30*time.Second); err != nil {
+		e.fatal("attach: %v (%q)", err, out)
+	}
+	a.conn.Close()
 }
