@@ -19,7 +19,7 @@ func TestWindowsHyperVPod(t *testing.T) {
 	pcfg.Annotations = map[string]string{
 		"io.microsoft.virtualmachine.computetopology.processor.count": "2",
 		"io.microsoft.virtualmachine.computetopology.memory.sizeinmb": "768",
-		"io.kubernetes.not-for-the-vm":                                 "x",
+		"io.kubernetes.not-for-the-vm":                                "x",
 	}
 	_, err := e.rt.RunPodSandbox(ctx(t), &runtimeapi.RunPodSandboxRequest{Config: pcfg, RuntimeHandler: "runhcs-wcow-hypervisor"})
 	if err == nil || !strings.Contains(err.Error(), "@vm") {

@@ -17,7 +17,7 @@ import (
 // v4.channel.k8s.io) on an Exec or Attach URL and creates the streams the
 // request asked for.
 type stream struct {
-	conn                         httpstream.Connection
+	conn                        httpstream.Connection
 	errS, stdin, stdout, stderr httpstream.Stream
 }
 
