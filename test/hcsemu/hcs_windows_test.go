@@ -1,0 +1,60 @@
+package hcsemu
+
+import (
+	"strings"
+	"testing"
+	"unsafe"
+
+	"golang.org/x/sys/windows"
+)
+
+var computecore = windows.NewLazySystemDLL("computecore.dll")
+
+// call runs one computecore export through the emulated DLL.
+func call(t *testing.T, name string, args ...uintptr) uint32 {
+	t.Helper()
+	r, _, _ := computecore.NewProc(name).Call(args...)
+	return uint32(r)
+}
+
+func wstr(s string) uintptr {
+	p, _ := windows.UTF16PtrFromString(s)
+	return uintptr(unsafe.Pointer(p))
+}
+
+// createSystem calls HcsCreateComputeSystem and returns its HRESULT and
+// the emulator's reason.
+func createSystem(t *testing.T, s *Server, id, doc string) (uint32, string) {
+	op := call(t, "HcsCreateOperation", 0, 0)
+	defer call(t, "HcsCloseOperation", uintptr(op))
+	var sys uintptr
+	hr := call(t, "HcsCreateComputeSystem", wstr(id), wstr(doc), uintptr(op), 0, uintptr(unsafe.Pointer(&sys)))
+	calls := s.Calls("HcsCreateComputeSystem")
+	return hr, calls[len(calls)-1].Err
+}
+
+// TestHCSRejects: the emulated HCS refuses documents that real HCS
+// refuses, through the same DLL boundary the shim uses, and says why.
+func TestHCSRejects(t *testing.T) {
+	s := start(t)
+	layer := t.TempDir()
+	cases := []struct{ name, doc, reason string }{
+		{"not JSON", `{`, "not JSON"},
+		{"schema 1", `{"SchemaVersion":{"Major":1,"Minor":0},"Container":{}}`, "SchemaVersion"},
+		{"no layers", `{"SchemaVersion":{"Major":2,"Minor":1},"Container":{"Storage":{}}}`, "Layers is empty"},
+		{"missing layer", `{"SchemaVersion":{"Major":2,"Minor":1},"Container":{"Storage":{"Layers":[{"Id":"x","Path":"C:\\nope"}],"Path":"\\\\?\\Volume{0}\\"}}}`, "does not exist"},
+		{"root not mounted", `{"SchemaVersion":{"Major":2,"Minor":1},"Container":{"Storage":{"Layers":[{"Id":"x","Path":` + quote(layer) + `}],"Path":"\\\\?\\Volume{1}\\"}}}`, "not a prepared layer mount"},
+		{"utility VM", `{"SchemaVersion":{"Major":2,"Minor":1},"VirtualMachine":{}}`, "utility VM"},
+	}
+	for _, c := range cases {
+		hr, reason := createSystem(t, s, "sys-"+strings.ReplaceAll(c.name, " ", "-"), c.doc)
+		if int32(hr) >= 0 || !strings.Contains(reason, c.reason) {
+			t.Errorf("%s: hr 0x%08x, reason %q (want one naming %q)", c.name, hr, reason, c.reason)
+		}
+	}
+	if len(s.Systems()) != 0 {
+		t.Fatalf("rejected documents left systems: %+v", s.Systems())
+	}
+}
+
+func quote(p string) string { return `"` + strings.ReplaceAll(p, `\`, `\\`) + `"` }
