@@ -47,4 +47,4 @@ shim=$(RUNHCS_OVERLAY="$wine_overlay" hack/runhcs/build.sh)
 cp "$shim" "$out/containerd-shim-runhcs-v1.exe"
 export WINCRI_WINDOWS_E2E="Z:${out//\//\\}"
 # shellcheck disable=SC2086
-GOOS=windows go test $flags -exec "$repo/../shared/wine/wine-exec.sh" -count=1 -timeout 15m ./test/hcsemu/ ./test/windows/ "$@"
+GOOS=windows go test $flags -exec "$repo/../shared/wine/wine-exec.sh" -count=1 -p 1 -timeout 15m ./test/hcsemu/ ./test/windows/ "$@"

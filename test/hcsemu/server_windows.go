@@ -91,9 +91,9 @@ type handle struct {
 	hcnID   string
 }
 
-// Start listens on 127.0.0.1 and writes the address to
-// windowsDir\hcsemu.addr, where the DLLs of every process in this Wine
-// prefix find it.
+// Start listens on 127.0.0.1 and puts the address in HCSEMU_ADDR, which
+// the processes this one starts inherit (the DLLs read it first), and in
+// windowsDir\hcsemu.addr for processes started otherwise.
 func Start() (*Server, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -108,6 +108,7 @@ func Start() (*Server, error) {
 	s.registerHCS()
 	s.registerLayers()
 	s.registerHCN()
+	os.Setenv("HCSEMU_ADDR", s.Addr)
 	if err := os.WriteFile(addrFile(), []byte(s.Addr+"\n"), 0o644); err != nil {
 		ln.Close()
 		return nil, err
