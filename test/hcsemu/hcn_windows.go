@@ -133,7 +133,7 @@ func matches(o map[string]any, filter map[string]any) bool {
 	return true
 }
 
-func (s *Server) hcnCreate(_ uint32, a []string) ([]string, *hcsError) {
+func (s *Server) hcnCreate(pid uint32, a []string) ([]string, *hcsError) {
 	a = argN(a, 4)
 	kind, parent, id, settings := a[0], parseHandle(a[1]), strings.ToLower(a[2]), a[3]
 	var o map[string]any
@@ -187,10 +187,10 @@ func (s *Server) hcnCreate(_ uint32, a []string) ([]string, *hcsError) {
 		}
 	}
 	s.hcn[kind][id] = o
-	return []string{strconv.FormatUint(s.newHandle(&handle{hcnKind: kind, hcnID: id}), 10), ""}, nil
+	return []string{strconv.FormatUint(s.newHandle(pid, &handle{hcnKind: kind, hcnID: id}), 10), ""}, nil
 }
 
-func (s *Server) hcnOpen(_ uint32, a []string) ([]string, *hcsError) {
+func (s *Server) hcnOpen(pid uint32, a []string) ([]string, *hcsError) {
 	a = argN(a, 2)
 	kind, id := a[0], strings.ToLower(a[1])
 	s.mu.Lock()
@@ -198,7 +198,7 @@ func (s *Server) hcnOpen(_ uint32, a []string) ([]string, *hcsError) {
 	if s.hcn[kind][id] == nil {
 		return nil, fail(hrElementNotFound, "%s %s not found", kind, id)
 	}
-	return []string{strconv.FormatUint(s.newHandle(&handle{hcnKind: kind, hcnID: id}), 10), ""}, nil
+	return []string{strconv.FormatUint(s.newHandle(pid, &handle{hcnKind: kind, hcnID: id}), 10), ""}, nil
 }
 
 func (s *Server) hcnHandle(kind, arg string) (map[string]any, *hcsError) {

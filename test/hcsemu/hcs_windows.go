@@ -129,7 +129,7 @@ func (s *Server) systemOf(arg string) (*system, *hcsError) {
 	return h.sys, nil
 }
 
-func (s *Server) createSystem(_ uint32, a []string) ([]string, *hcsError) {
+func (s *Server) createSystem(pid uint32, a []string) ([]string, *hcsError) {
 	a = argN(a, 2)
 	id, raw := a[0], a[1]
 	if id == "" {
@@ -152,7 +152,7 @@ func (s *Server) createSystem(_ uint32, a []string) ([]string, *hcsError) {
 		return nil, fail(hrAlreadyExists, "compute system %s already exists", id)
 	}
 	s.systems[id] = sys
-	return []string{strconv.FormatUint(s.newHandle(&handle{sys: sys}), 10), ""}, nil
+	return []string{strconv.FormatUint(s.newHandle(pid, &handle{sys: sys}), 10), ""}, nil
 }
 
 // checkSystem rejects what HCS would: a utility VM (which cannot run
@@ -206,7 +206,7 @@ func isFile(p string) bool {
 	return err == nil && !st.IsDir()
 }
 
-func (s *Server) openSystem(_ uint32, a []string) ([]string, *hcsError) {
+func (s *Server) openSystem(pid uint32, a []string) ([]string, *hcsError) {
 	a = argN(a, 1)
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -214,7 +214,7 @@ func (s *Server) openSystem(_ uint32, a []string) ([]string, *hcsError) {
 	if sys == nil {
 		return nil, fail(hrSystemNotFound, "compute system %s does not exist", a[0])
 	}
-	return []string{strconv.FormatUint(s.newHandle(&handle{sys: sys}), 10), ""}, nil
+	return []string{strconv.FormatUint(s.newHandle(pid, &handle{sys: sys}), 10), ""}, nil
 }
 
 // closeHandle forgets a handle; a stopped system goes away with its last

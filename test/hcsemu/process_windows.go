@@ -120,7 +120,7 @@ func (s *Server) createProcess(caller uint32, a []string) ([]string, *hcsError) 
 	}
 	s.mu.Lock()
 	sys.procs[p.pid] = p
-	hid := s.newHandle(&handle{sys: sys, proc: p})
+	hid := s.newHandle(caller, &handle{sys: sys, proc: p})
 	s.mu.Unlock()
 	go s.waitProcess(p)
 	return []string{strconv.FormatUint(hid, 10), strconv.FormatUint(uint64(p.pid), 10),
@@ -294,20 +294,20 @@ func (p *process) kill() {
 	_ = p.cmd.Process.Kill()
 }
 
-func (s *Server) openProcess(_ uint32, a []string) ([]string, *hcsError) {
+func (s *Server) openProcess(pid uint32, a []string) ([]string, *hcsError) {
 	a = argN(a, 2)
 	sys, err := s.systemOf(a[0])
 	if err != nil {
 		return nil, err
 	}
-	pid, _ := strconv.ParseUint(a[1], 10, 32)
+	procID, _ := strconv.ParseUint(a[1], 10, 32)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	p := sys.procs[uint32(pid)]
+	p := sys.procs[uint32(procID)]
 	if p == nil {
-		return nil, fail(hrElementNotFound, "process %d is not in %s", pid, sys.id)
+		return nil, fail(hrElementNotFound, "process %d is not in %s", procID, sys.id)
 	}
-	return []string{strconv.FormatUint(s.newHandle(&handle{sys: sys, proc: p}), 10), ""}, nil
+	return []string{strconv.FormatUint(s.newHandle(pid, &handle{sys: sys, proc: p}), 10), ""}, nil
 }
 
 func (s *Server) processInfo(_ uint32, a []string) ([]string, *hcsError) {

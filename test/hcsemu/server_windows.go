@@ -75,6 +75,7 @@ type Server struct {
 	hcn      map[string]map[string]map[string]any // kind -> id -> object
 	layers   map[string]*layer                    // by layer path (lower case)
 	fns      map[string]handler
+	watched  map[uint32]bool
 	stopping bool
 }
 
@@ -85,6 +86,7 @@ type eventConn struct {
 
 // handle is what an HCS_SYSTEM, HCS_PROCESS or HCN handle refers to.
 type handle struct {
+	owner   uint32 // the process that opened it
 	sys     *system
 	proc    *process
 	hcnKind string
@@ -102,7 +104,7 @@ func Start() (*Server, error) {
 	s := &Server{
 		ln: ln, Addr: ln.Addr().String(), next: 0x1000,
 		handles: map[uint64]*handle{}, systems: map[string]*system{}, events: map[uint32]*eventConn{},
-		subs: map[uint64]uint32{}, hcn: map[string]map[string]map[string]any{}, layers: map[string]*layer{},
+		subs: map[uint64]uint32{}, watched: map[uint32]bool{}, hcn: map[string]map[string]map[string]any{}, layers: map[string]*layer{},
 	}
 	s.fns = map[string]handler{}
 	s.registerHCS()
@@ -199,6 +201,7 @@ func (s *Server) conn(c net.Conn) {
 }
 
 func (s *Server) dispatch(fn string, pid uint32, args []string) (int32, []string) {
+	s.watch(pid)
 	call := Call{Fn: fn, Pid: pid, Args: args}
 	h := s.fns[fn]
 	var out []string
@@ -253,7 +256,8 @@ func (s *Server) Calls(fn string) []Call {
 	return out
 }
 
-func (s *Server) newHandle(h *handle) uint64 {
+func (s *Server) newHandle(owner uint32, h *handle) uint64 {
+	h.owner = owner
 	s.next++
 	s.handles[s.next] = h
 	return s.next
@@ -299,5 +303,91 @@ func (s *Server) KillCallers() {
 			_ = windows.TerminateProcess(h, 1)
 			windows.CloseHandle(h)
 		}
+	}
+}
+
+// watch notes when a calling process ends: the OS closes its handles, and
+// HCS terminates a compute system created with
+// ShouldTerminateOnLastHandleClosed once its last handle is gone (a shim
+// that crashes takes its containers with it).
+func (s *Server) watch(pid uint32) {
+	s.mu.Lock()
+	if s.watched[pid] || pid == uint32(os.Getpid()) {
+		s.mu.Unlock()
+		return
+	}
+	s.watched[pid] = true
+	s.mu.Unlock()
+	h, err := windows.OpenProcess(windows.SYNCHRONIZE, false, pid)
+	if err != nil {
+		return
+	}
+	go func() {
+		defer windows.CloseHandle(h)
+		_, _ = windows.WaitForSingleObject(h, windows.INFINITE)
+		s.callerExited(pid)
+	}()
+}
+
+func (s *Server) callerExited(pid uint32) {
+	s.mu.Lock()
+	touched := map[*system]bool{}
+	for id, h := range s.handles {
+		if h.owner == pid {
+			delete(s.handles, id)
+			delete(s.subs, id)
+			if h.sys != nil {
+				touched[h.sys] = true
+			}
+		}
+	}
+	if ec := s.events[pid]; ec != nil {
+		ec.c.Close()
+		delete(s.events, pid)
+	}
+	delete(s.watched, pid)
+	var orphans []*system
+	for sys := range touched {
+		if s.hasHandles(sys) {
+			continue
+		}
+		if sys.state != "Stopped" && sys.doc.ShouldTerminateOnLastHandleClosed {
+			orphans = append(orphans, sys)
+		} else if sys.state == "Stopped" {
+			delete(s.systems, sys.id)
+		}
+	}
+	s.mu.Unlock()
+	for _, sys := range orphans {
+		s.terminateOrphan(sys)
+	}
+}
+
+func (s *Server) hasHandles(sys *system) bool {
+	for _, h := range s.handles {
+		if h.sys == sys {
+			return true
+		}
+	}
+	return false
+}
+
+// terminateOrphan ends a compute system nobody holds a handle to.
+func (s *Server) terminateOrphan(sys *system) {
+	s.mu.Lock()
+	procs := sys.processList()
+	sys.state, sys.exit = "Stopped", "UnexpectedExit"
+	s.mu.Unlock()
+	for _, p := range procs {
+		p.kill()
+		<-p.done
+	}
+	s.mu.Lock()
+	if !s.hasHandles(sys) {
+		delete(s.systems, sys.id)
+	}
+	s.mu.Unlock()
+	if s.Log != nil {
+		s.Log(fmt.Sprintf("hcsemu: %s terminated: its last handle closed with its process", sys.id))
 	}
 }
