@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"golang.org/x/sys/windows"
 )
 
 // HCS event types (computecore HCS_EVENT_TYPE).
@@ -50,6 +52,7 @@ type system struct {
 	started time.Time
 	procs   map[uint32]*process
 	exit    string
+	job     windows.Handle // the silo's stand-in: every process of the system
 }
 
 func (s *Server) registerHCS() {
@@ -146,6 +149,11 @@ func (s *Server) createSystem(pid uint32, a []string) ([]string, *hcsError) {
 	if err := s.checkSystem(sys); err != nil {
 		return nil, err
 	}
+	job, err := windows.CreateJobObject(nil, nil)
+	if err != nil {
+		return nil, fail(hrFail, "job object: %v", err)
+	}
+	sys.job = job
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.systems[id] != nil {
@@ -236,7 +244,7 @@ func (s *Server) closeHandle(_ uint32, a []string) ([]string, *hcsError) {
 				return nil, nil
 			}
 		}
-		delete(s.systems, h.sys.id)
+		s.dropSystem(h.sys)
 	}
 	return nil, nil
 }
@@ -298,10 +306,7 @@ func (s *Server) stopSystem(a []string, exitType string) ([]string, *hcsError) {
 		}
 	}
 	s.mu.Unlock()
-	for _, p := range procs {
-		p.kill()
-		<-p.done
-	}
+	sys.killAll(procs)
 	data, _ := json.Marshal(map[string]any{"Status": 0, "ExitType": exitType})
 	go func() {
 		for _, h := range hs {
@@ -330,12 +335,12 @@ func (s *Server) systemProperties(_ uint32, a []string) ([]string, *hcsError) {
 	s.mu.Lock()
 	props := sys.properties()
 	procs := sys.processList()
-	started := sys.started
+	started, job := sys.started, sys.job
 	s.mu.Unlock()
 	for _, t := range q.PropertyTypes {
 		switch t {
 		case "Statistics":
-			props["Statistics"] = statistics(procs, started)
+			props["Statistics"] = statistics(job, procs, started)
 		case "ProcessList":
 			var list []map[string]any
 			for _, p := range procs {
@@ -470,4 +475,25 @@ func serviceProperties(_ uint32, a []string) ([]string, *hcsError) {
 	}
 	b, _ := json.Marshal(map[string]any{"Properties": props})
 	return []string{string(b)}, nil
+}
+
+// dropSystem forgets a system (s.mu held) and closes its job object.
+func (s *Server) dropSystem(sys *system) {
+	delete(s.systems, sys.id)
+	if sys.job != 0 {
+		windows.CloseHandle(sys.job)
+		sys.job = 0
+	}
+}
+
+// killAll ends the system's processes and whatever they started (the
+// job object holds the whole tree), and waits for the ones it started.
+func (sys *system) killAll(procs []*process) {
+	if sys.job != 0 {
+		_ = windows.TerminateJobObject(sys.job, 1)
+	}
+	for _, p := range procs {
+		p.kill()
+		<-p.done
+	}
 }

@@ -219,6 +219,12 @@ func startProcess(sys *system, params processParams) (p *process, ends [3]window
 	if err = cmd.Start(); err != nil {
 		return nil, ends, err
 	}
+	// Into the system's job, so its children are counted and ended with
+	// it (a silo holds every process of a container).
+	if ph, jerr := windows.OpenProcess(windows.PROCESS_SET_QUOTA|windows.PROCESS_TERMINATE, false, uint32(cmd.Process.Pid)); jerr == nil {
+		_ = windows.AssignProcessToJobObject(sys.job, ph)
+		windows.CloseHandle(ph)
+	}
 	p = &process{sys: sys, pid: uint32(cmd.Process.Pid), params: params, cmd: cmd, image: image,
 		created: time.Now(), done: make(chan struct{})}
 	go func() {
@@ -455,11 +461,24 @@ func (p *process) memory() uint64 {
 	return uint64(m.workingSet)
 }
 
-func statistics(procs []*process, started time.Time) map[string]any {
+type jobAccounting struct {
+	TotalUserTime, TotalKernelTime, PeriodUserTime, PeriodKernelTime int64
+	PageFaults, TotalProcesses, ActiveProcesses, Terminated          uint32
+}
+
+// statistics: CPU time of the job (every process the container ran,
+// exited ones included, as a silo's), else of its live processes; memory
+// from process counters (Wine keeps no job memory accounting).
+func statistics(job windows.Handle, procs []*process, started time.Time) map[string]any {
 	var k, u, mem uint64
 	for _, p := range procs {
 		pk, pu := p.times()
 		k, u, mem = k+pk, u+pu, mem+p.memory()
+	}
+	var acct jobAccounting
+	if job != 0 && windows.QueryInformationJobObject(job, windows.JobObjectBasicAccountingInformation,
+		uintptr(unsafe.Pointer(&acct)), uint32(unsafe.Sizeof(acct)), nil) == nil && acct.TotalUserTime+acct.TotalKernelTime > 0 {
+		k, u = uint64(acct.TotalKernelTime), uint64(acct.TotalUserTime)
 	}
 	now := time.Now()
 	return map[string]any{

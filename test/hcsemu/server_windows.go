@@ -354,7 +354,7 @@ func (s *Server) callerExited(pid uint32) {
 		if sys.state != "Stopped" && sys.doc.ShouldTerminateOnLastHandleClosed {
 			orphans = append(orphans, sys)
 		} else if sys.state == "Stopped" {
-			delete(s.systems, sys.id)
+			s.dropSystem(sys)
 		}
 	}
 	s.mu.Unlock()
@@ -378,13 +378,10 @@ func (s *Server) terminateOrphan(sys *system) {
 	procs := sys.processList()
 	sys.state, sys.exit = "Stopped", "UnexpectedExit"
 	s.mu.Unlock()
-	for _, p := range procs {
-		p.kill()
-		<-p.done
-	}
+	sys.killAll(procs)
 	s.mu.Lock()
 	if !s.hasHandles(sys) {
-		delete(s.systems, sys.id)
+		s.dropSystem(sys)
 	}
 	s.mu.Unlock()
 	if s.Log != nil {
