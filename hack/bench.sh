@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
 # Side-by-side CRI benchmarks (make bench): the reference containerd (2.4.2,
-# built with go install) and wincri, one after the other on the same machine,
-# through ../shared/harness/bench.sh (critest -benchmark). Prints per-call
-# p50/p99 for both with the ratio wincri/containerd, and "container from
-# scratch". BENCH_PARAMS picks the harness's params file (serial by default).
+# built with go install) and wincri on the same machine, through
+# ../shared/harness/bench.sh (critest -benchmark), in BENCH_ROUNDS (default 3)
+# interleaved rounds (containerd, wincri, containerd, wincri, ...) so that a
+# noisy moment hits one round, not one runtime. Prints, per CRI call, the
+# median of the per-round p50 ratios wincri/containerd with the best and
+# worst round (hack/benchrounds.awk), then the last round's p50/p99 table
+# and "container from scratch". BENCH_PARAMS picks the harness's params
+# file (serial by default).
 # critest's benchmark pods share one PID namespace (its zero-value config),
 # which needs a pause process; hack/density then measures pods shaped as
 # kubelet sends them by default (a PID namespace per container), one after
@@ -32,16 +36,6 @@ fi
 cp -f "$(command -v containerd-shim-runc-v2)" "$(dirname "$ctrd")/" 2>/dev/null || true
 runc=$(command -v runc)
 
-echo "bench: containerd $("$ctrd" --version | awk '{print $3}')"
-ep=$(CTRD_BIN=$ctrd RUNC_BINARY=$runc "$H/containerd-ref.sh" start)
-BENCH_PARAMS=$params "$H/bench.sh" "$ep" > "$out/containerd.txt" 2>&1 || true
-bin/density -endpoint "$ep" -serial "$serial" > "$out/containerd-serial.txt" 2>&1 || true
-ctrd_dir=$(dirname "${ep#unix://}")
-bin/density -endpoint "$ep" -pods "$pods" -containers "$ctrs" -daemon-pid "$(cat "$work/run/containerd.pid")" -shim-match "$ctrd_dir" > "$out/containerd-density.txt" 2>&1 || true
-bin/density -endpoint "$ep" -cleanup >/dev/null 2>&1 || true
-"$H/containerd-ref.sh" stop >/dev/null 2>&1 || true
-
-echo "bench: wincri $(bin/wincri version)"
 w=$out/wincri
 mkdir -p "$w/cni"
 cat > "$w/cni/10-bench.conflist" <<JSON
@@ -59,11 +53,35 @@ config_path = "$work/runtime-config/containerd-certs.d"
 [cni]
 conf_dir = "$w/cni"
 TOML
-setsid bin/wincri --config "$w/config.toml" > "$w/wincri.log" 2>&1 < /dev/null &
-wpid=$!
-for _ in $(seq 100); do [ -S /run/wincri-bench/wincri.sock ] && break; sleep 0.1; done
 wep=unix:///run/wincri-bench/wincri.sock
-BENCH_PARAMS=$params "$H/bench.sh" "$wep" > "$out/wincri.txt" 2>&1 || true
+start_wincri() {
+  setsid bin/wincri --config "$w/config.toml" >> "$w/wincri.log" 2>&1 < /dev/null &
+  wpid=$!
+  for _ in $(seq 100); do [ -S /run/wincri-bench/wincri.sock ] && break; sleep 0.1; done
+}
+stop_wincri() { kill -TERM "$wpid"; wait "$wpid" 2>/dev/null || true; }
+
+echo "bench: containerd $("$ctrd" --version | awk '{print $3}'), wincri $(bin/wincri version)"
+rounds=${BENCH_ROUNDS:-3}
+files=()
+for r in $(seq "$rounds"); do
+  echo "bench: round $r/$rounds: containerd"
+  ep=$(CTRD_BIN=$ctrd RUNC_BINARY=$runc "$H/containerd-ref.sh" start)
+  BENCH_PARAMS=$params "$H/bench.sh" "$ep" > "$out/containerd-$r.txt" 2>&1 || true
+  if [ "$r" = "$rounds" ]; then
+    bin/density -endpoint "$ep" -serial "$serial" > "$out/containerd-serial.txt" 2>&1 || true
+    ctrd_dir=$(dirname "${ep#unix://}")
+    bin/density -endpoint "$ep" -pods "$pods" -containers "$ctrs" -daemon-pid "$(cat "$work/run/containerd.pid")" -shim-match "$ctrd_dir" > "$out/containerd-density.txt" 2>&1 || true
+    bin/density -endpoint "$ep" -cleanup >/dev/null 2>&1 || true
+  fi
+  "$H/containerd-ref.sh" stop >/dev/null 2>&1 || true
+  echo "bench: round $r/$rounds: wincri"
+  start_wincri
+  BENCH_PARAMS=$params "$H/bench.sh" "$wep" > "$out/wincri-$r.txt" 2>&1 || true
+  files+=("$out/containerd-$r.txt" "$out/wincri-$r.txt")
+  [ "$r" = "$rounds" ] || stop_wincri
+done
+cp "$out/containerd-$rounds.txt" "$out/containerd.txt"; cp "$out/wincri-$rounds.txt" "$out/wincri.txt"
 bin/density -endpoint "$wep" -serial "$serial" > "$out/wincri-serial.txt" 2>&1 || true
 bin/density -endpoint "$wep" -pods "$pods" -containers "$ctrs" -daemon-pid $wpid -shim-match /run/wincri-bench > "$out/wincri-density.txt" 2>&1 || true
 # Reattach: kill -9 with every pod running, restart, time until all are listed ready.
@@ -76,6 +94,8 @@ kill -TERM $wpid; wait $wpid 2>/dev/null || true
 ip link delete wincri-b0 2>/dev/null || true
 
 echo "bench: results in $out"
+awk -f hack/benchrounds.awk "${files[@]}"
+echo "last round:"
 awk -f hack/benchcompare.awk "$out/containerd.txt" "$out/wincri.txt"
 awk -f hack/serialcompare.awk "$out/containerd-serial.txt" "$out/wincri-serial.txt"
 echo "== containerd"; cat "$out/containerd-density.txt"
