@@ -5,11 +5,14 @@ import (
 	"encoding/json"
 
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"github.com/wincri/wincri/runtime/failpoint"
 )
 
 // Status reports whether pods can run and whether their network can be set
 // up, with the reason when not.
 func (s *RuntimeService) Status(_ context.Context, r *runtimeapi.StatusRequest) (*runtimeapi.StatusResponse, error) {
+	failpoint.Panic("status-panic")
 	resp := &runtimeapi.StatusResponse{Status: &runtimeapi.RuntimeStatus{Conditions: []*runtimeapi.RuntimeCondition{
 		condition(runtimeapi.RuntimeReady, "RuntimeNotReady", s.rt.RuntimeReady()),
 		condition(runtimeapi.NetworkReady, "NetworkPluginNotReady", s.rt.NetworkReady()),

@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/wincri/wincri/test/testutil"
@@ -75,6 +77,8 @@ state = %[2]q
 	logf, _ := os.Create(filepath.Join(work, "containerd.log"))
 	cmd := exec.Command(bin, "--config", filepath.Join(work, "config.toml"))
 	cmd.Stdout, cmd.Stderr = logf, logf
+	// A handler that panics must cost one call, not containerd.
+	cmd.Env = append(os.Environ(), "WINCRI_FAILPOINTS=status-panic")
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -99,9 +103,12 @@ state = %[2]q
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 
+	if _, err := rt.Status(ctx, &runtimeapi.StatusRequest{}); status.Code(err) != codes.Internal {
+		t.Fatalf("a panicking handler inside containerd: want Internal, got %v", err)
+	}
 	v, err := rt.Version(ctx, &runtimeapi.VersionRequest{})
 	if err != nil || v.RuntimeName != "wincri" {
-		t.Fatalf("Version through containerd: %v %v", v, err)
+		t.Fatalf("Version through containerd (after a handler panicked): %v %v", v, err)
 	}
 	if _, err := is.PullImage(ctx, &runtimeapi.PullImageRequest{Image: &runtimeapi.ImageSpec{Image: procImage}}); err != nil {
 		t.Fatalf("PullImage: %v", err)
