@@ -19,16 +19,16 @@ function sortn(arr, k,   i, j, t) { for (i = 2; i <= k; i++) for (j = i; j > 1 &
 function row(op, higherBetter,   r, k, v, med, worst, best, ok) {
   k = 0
   for (r = 1; r <= rounds; r++) if (p50["c", r, op] > 0 && p50["w", r, op] != "") v[++k] = p50["w", r, op] / p50["c", r, op]
-  if (k == 0) { printf "%-40s %s\n", op, "-"; return }
+  if (k == 0) { printf "%-46s %s\n", op, "-"; return }
   sortn(v, k)
   med = (k % 2) ? v[(k + 1) / 2] : (v[k / 2] + v[k / 2 + 1]) / 2
   if (higherBetter) { worst = v[1]; best = v[k]; ok = (med >= 1.0 && worst >= 1 / 1.2) }
   else { worst = v[k]; best = v[1]; ok = (med <= 1.0 && worst <= 1.2) }
-  printf "%-40s %6d %8.2f %8.2f %8.2f %8.2f  %s\n", op, k, med, best, worst, v[k] - v[1], ok ? "met" : "NOT met"
+  printf "%-46s %6d %8.2f %8.2f %8.2f %8.2f  %s\n", op, k, med, best, worst, v[k] - v[1], ok ? "met" : "NOT met"
   if (!ok) missed++
 }
 END {
-  printf "%-40s %6s %8s %8s %8s %8s  %s\n", "p50 ratio wincri/containerd", "rounds", "median", "best", "worst", "spread", "target"
+  printf "%-46s %6s %8s %8s %8s %8s  %s\n", "p50 ratio wincri/containerd", "rounds", "median", "best", "worst", "spread", "target"
   for (i = 1; i <= n; i++) row(order[i], 0)
   for (i = 1; i <= tn; i++) row(torder[i], 1)
   printf "targets missed: %d\n", missed

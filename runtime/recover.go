@@ -274,7 +274,10 @@ func (r *Runtime) sweep(ctx context.Context) {
 	sn := r.Images.Client().SnapshotService(r.Images.Snapshotter())
 	var orphans []string
 	sn.Walk(nsCtx(ctx), func(_ context.Context, info snapshots.Info) error {
-		if info.Kind == snapshots.KindActive && info.Labels["containerd.io/gc.root"] != "" && !owned[info.Name] {
+		// In a containerd's store (plugin mode) other clients have snapshots
+		// too: only wincri's own are candidates.
+		ours := info.Labels[ownerLabel] == ownerValue || !r.Images.Shared()
+		if ours && info.Kind == snapshots.KindActive && info.Labels["containerd.io/gc.root"] != "" && !owned[info.Name] {
 			orphans = append(orphans, info.Name)
 		}
 		return nil

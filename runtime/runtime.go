@@ -51,7 +51,11 @@ type Runtime struct {
 
 // New opens the stores under the configured root and state directories and
 // reattaches to the pods and containers that were running.
-func New(ctx context.Context, cfg *config.Config) (_ *Runtime, retErr error) {
+func New(ctx context.Context, cfg *config.Config, opts ...Option) (_ *Runtime, retErr error) {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -75,6 +79,7 @@ func New(ctx context.Context, cfg *config.Config) (_ *Runtime, retErr error) {
 		PullProgressTimeout:    cfg.Registry.PullProgressTimeout.Duration,
 		PullProgressInterval:   cfg.Registry.PullProgressInterval.Duration,
 		MaxConcurrentDownloads: cfg.Registry.MaxConcurrentDownloads,
+		Shared:                 o.sharedImages,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("image store: %w", err)
@@ -179,4 +184,17 @@ func logErr(ctx context.Context, err error, msg string, fields ...any) {
 		e = e.WithField(fmt.Sprint(fields[i]), fields[i+1])
 	}
 	e.Warn(msg)
+}
+
+// Option changes how New builds the runtime.
+type Option func(*options)
+
+type options struct {
+	sharedImages *images.Shared
+}
+
+// WithSharedImages keeps images in a containerd's stores (plugin mode)
+// instead of wincri's own.
+func WithSharedImages(sh *images.Shared) Option {
+	return func(o *options) { o.sharedImages = sh }
 }

@@ -29,13 +29,20 @@ func nsCtx(ctx context.Context) context.Context {
 	return namespaces.WithNamespace(ctx, images.Namespace)
 }
 
+// ownerLabel marks the snapshots wincri made (container root filesystems),
+// so that its sweep of orphans never touches another client's.
+const (
+	ownerLabel = "io.wincri.owner"
+	ownerValue = "wincri"
+)
+
 // prepareSnapshot creates the container's writable snapshot over the image
 // (key = id) and returns the rootfs mounts the shim is to mount. Spec
 // generation may read the image's /etc/passwd through it.
 func (r *Runtime) prepareSnapshot(ctx context.Context, id, chainID string, opts ...snapshots.Opt) ([]*types.Mount, error) {
 	ctx = nsCtx(ctx)
 	sn := r.Images.Client().SnapshotService(r.Images.Snapshotter())
-	labels := map[string]string{"containerd.io/gc.root": time.Now().UTC().Format(time.RFC3339)}
+	labels := map[string]string{"containerd.io/gc.root": time.Now().UTC().Format(time.RFC3339), ownerLabel: ownerValue}
 	mounts, err := sn.Prepare(ctx, id, chainID, append(opts, snapshots.WithLabels(labels))...)
 	if errdefs.IsAlreadyExists(err) {
 		mounts, err = sn.Mounts(ctx, id)

@@ -24,6 +24,13 @@ func newSnapshotter(root string) (snapshotter, error) {
 	return snapshotter{Snapshotter: sn}, nil
 }
 
+// SnapshotterCapabilities: the windows snapshotter reports none.
+func SnapshotterCapabilities() []string { return nil }
+
+// SnapshotterName is the snapshotter images are unpacked into (a
+// containerd's, in plugin mode, is found by this name).
+const SnapshotterName = snapshotterName
+
 type diffService struct {
 	diffComparer
 	diffApplier

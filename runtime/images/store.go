@@ -22,6 +22,7 @@ import (
 	"github.com/containerd/containerd/v2/core/snapshots"
 	"github.com/containerd/containerd/v2/pkg/namespaces"
 	"github.com/containerd/containerd/v2/plugins/content/local"
+	"github.com/containerd/errdefs"
 	"github.com/containerd/log"
 	"github.com/containerd/platforms"
 	bolt "go.etcd.io/bbolt"
@@ -54,6 +55,20 @@ type Options struct {
 	MaxConcurrentDownloads int
 	// Platform matches the manifests to pull; nil means this host's platform.
 	Platform platforms.MatchComparer
+	// Shared, when set, is containerd's metadata database (plugin mode): its
+	// content store, images, leases and snapshotter are used instead of a
+	// store of wincri's own, so an image is stored once and every client of
+	// that containerd sees it.
+	Shared *Shared
+}
+
+// Shared is what a containerd that hosts wincri lends its image store.
+type Shared struct {
+	DB *metadata.DB
+	// SnapshotRoot is the directory of the snapshotter named snapshotterName.
+	SnapshotRoot string
+	// Capabilities are that snapshotter's (the unpacker asks for them).
+	Capabilities []string
 }
 
 // Store is the image store. It is safe for concurrent use.
@@ -62,6 +77,7 @@ type Store struct {
 	bolt        *bolt.DB
 	sn          snapshots.Snapshotter
 	db          *metadata.DB
+	shared      bool
 	client      *containerd.Client
 	snapshotter string
 	snapRoot    string
@@ -83,6 +99,12 @@ type Store struct {
 func Open(ctx context.Context, opts Options) (*Store, error) {
 	if err := os.MkdirAll(opts.Root, 0o711); err != nil {
 		return nil, err
+	}
+	if opts.Shared != nil {
+		if opts.Shared.DB.Snapshotter(snapshotterName) == nil {
+			return nil, fmt.Errorf("containerd has no %s snapshotter (disabled?): the CRI unpacks images into it", snapshotterName)
+		}
+		return newStore(ctx, opts, nil, nil, opts.Shared.DB, opts.Shared.SnapshotRoot, opts.Shared.Capabilities)
 	}
 	cs, err := local.NewStore(filepath.Join(opts.Root, "content"))
 	if err != nil {
@@ -106,6 +128,25 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		sn.Snapshotter.Close()
 		return nil, fmt.Errorf("metadata: %w", err)
 	}
+	s, err := newStore(ctx, opts, bdb, sn.Snapshotter, db, filepath.Join(opts.Root, "snapshots"), sn.Capabilities)
+	if err != nil {
+		bdb.Close()
+		sn.Snapshotter.Close()
+		return nil, err
+	}
+	// Collect what interrupted pulls left in the background: it walks every
+	// snapshot, and a restart must be quick (pods are waiting to be reattached).
+	go func() {
+		if _, err := db.GarbageCollect(context.WithoutCancel(s.nsContext(ctx))); err != nil {
+			log.G(ctx).WithError(err).Warn("image garbage collection failed")
+		}
+	}()
+	return s, nil
+}
+
+// newStore builds the Store over a metadata database, its own (bdb and sn
+// set, closed by Close) or a containerd's (left alone).
+func newStore(ctx context.Context, opts Options, bdb *bolt.DB, sn snapshots.Snapshotter, db *metadata.DB, snapRoot string, caps []string) (*Store, error) {
 	platform := opts.Platform
 	if platform == nil {
 		platform = platforms.Default()
@@ -121,21 +162,20 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 			containerd.WithSnapshotters(map[string]snapshots.Snapshotter{snapshotterName: db.Snapshotter(snapshotterName)}),
 			containerd.WithLeasesService(metadata.NewLeaseManager(db)),
 			containerd.WithDiffService(measured(newDiffService, mcs, ext)),
-			containerd.WithIntrospectionService(introspection{snapshotter: snapshotterName, capabilities: sn.Capabilities}),
+			containerd.WithIntrospectionService(introspection{snapshotter: snapshotterName, capabilities: caps}),
 		))
 	if err != nil {
-		bdb.Close()
-		sn.Snapshotter.Close()
 		return nil, err
 	}
 	s := &Store{
 		opts:        opts,
 		bolt:        bdb,
-		sn:          sn.Snapshotter,
+		sn:          sn,
 		db:          db,
+		shared:      bdb == nil,
 		client:      client,
 		snapshotter: snapshotterName,
-		snapRoot:    filepath.Join(opts.Root, "snapshots"),
+		snapRoot:    snapRoot,
 		platform:    platform,
 		byID:        map[string]*Image{},
 		byRef:       map[string]string{},
@@ -147,23 +187,22 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		log.G(ctx).WithError(err).Warn("could not drop leases of interrupted pulls")
 	}
 	if err := s.load(ctx); err != nil {
-		s.Close()
 		return nil, err
 	}
-	// Collect what interrupted pulls left in the background: it walks every
-	// snapshot, and a restart must be quick (pods are waiting to be reattached).
-	go func() {
-		if _, err := db.GarbageCollect(context.WithoutCancel(ctx)); err != nil {
-			log.G(ctx).WithError(err).Warn("image garbage collection failed")
-		}
-	}()
 	return s, nil
 }
 
-// Close releases the database; the Store must not be used afterwards.
+// Close releases the database (not a containerd's); the Store must not be
+// used afterwards.
 func (s *Store) Close() error {
+	if s.shared {
+		return nil
+	}
 	return errors.Join(s.bolt.Close(), s.sn.Close())
 }
+
+// Shared says whether the store is a containerd's (plugin mode).
+func (s *Store) Shared() bool { return s.shared }
 
 // Client is the in-process containerd client over this store, for the
 // runtime to prepare container root filesystems from images.
@@ -208,7 +247,9 @@ func (s *Store) load(ctx context.Context) error {
 		return fmt.Errorf("list images: %w", err)
 	}
 	for _, rec := range recs {
-		if rec.Labels[managedLabel] != "managed" {
+		// In a containerd's store every image of the namespace is the CRI's
+		// (ctr -n k8s.io images import is how operators side-load one).
+		if rec.Labels[managedLabel] != "managed" && !s.shared {
 			continue
 		}
 		img, err := s.describe(ctx, rec.Target)
@@ -256,4 +297,28 @@ func withIDPrefix(prefix string) leases.Opt {
 // blob bytes that read, since it opened (for metrics).
 func (s *Store) Extracted() (layers, bytes int64) {
 	return s.extract.layers.Load(), s.extract.bytes.Load()
+}
+
+// Refresh re-reads one image record after another client of a shared
+// store (ctr, nerdctl, a containerd plugin) created, updated or deleted it,
+// so the CRI sees what they did.
+func (s *Store) Refresh(ctx context.Context, name string) {
+	ctx = s.nsContext(ctx)
+	rec, err := s.imageService().Get(ctx, name)
+	if errdefs.IsNotFound(err) {
+		s.mu.Lock()
+		s.unindexLocked(name)
+		s.mu.Unlock()
+		return
+	}
+	if err != nil {
+		log.G(ctx).WithError(err).WithField("ref", name).Warn("re-read image record")
+		return
+	}
+	img, err := s.describe(ctx, rec.Target)
+	if err != nil {
+		log.G(ctx).WithError(err).WithField("ref", name).Warn("image record's content is unreadable")
+		return
+	}
+	s.index(img, rec.Name)
 }
