@@ -7,7 +7,9 @@
 # median of the per-round p50 ratios wincri/containerd with the best and
 # worst round (hack/benchrounds.awk), then the last round's p50/p99 table
 # and "container from scratch". BENCH_PARAMS picks the harness's params
-# file (serial by default).
+# file (serial by default). BENCH_TARGET=plugin benchmarks wincri inside
+# containerd (bin/containerd-wincri, sharing containerd's image store)
+# instead of standalone wincri.
 # critest's benchmark pods share one PID namespace (its zero-value config),
 # which needs a pause process; hack/density then measures pods shaped as
 # kubelet sends them by default (a PID namespace per container), one after
@@ -54,8 +56,25 @@ config_path = "$work/runtime-config/containerd-certs.d"
 conf_dir = "$w/cni"
 TOML
 wep=unix:///run/wincri-bench/wincri.sock
+wcmd=(bin/wincri --config "$w/config.toml")
+if [ "${BENCH_TARGET:-}" = plugin ]; then
+  make -s containerd-wincri
+  cat > "$w/containerd.toml" <<TOML
+version = 3
+root = "$w/root"
+state = "/run/wincri-bench"
+required_plugins = ["io.containerd.grpc.v1.wincri"]
+[grpc]
+  address = "/run/wincri-bench/wincri.sock"
+[plugins.'io.containerd.grpc.v1.wincri'.registry]
+  config_path = "$work/runtime-config/containerd-certs.d"
+[plugins.'io.containerd.grpc.v1.wincri'.cni]
+  conf_dir = "$w/cni"
+TOML
+  wcmd=(bin/containerd-wincri --config "$w/containerd.toml")
+fi
 start_wincri() {
-  setsid bin/wincri --config "$w/config.toml" >> "$w/wincri.log" 2>&1 < /dev/null &
+  setsid "${wcmd[@]}" >> "$w/wincri.log" 2>&1 < /dev/null &
   wpid=$!
   for _ in $(seq 100); do [ -S /run/wincri-bench/wincri.sock ] && break; sleep 0.1; done
 }
@@ -86,8 +105,7 @@ bin/density -endpoint "$wep" -serial "$serial" > "$out/wincri-serial.txt" 2>&1 |
 bin/density -endpoint "$wep" -pods "$pods" -containers "$ctrs" -daemon-pid $wpid -shim-match /run/wincri-bench > "$out/wincri-density.txt" 2>&1 || true
 # Reattach: kill -9 with every pod running, restart, time until all are listed ready.
 kill -KILL $wpid; wait $wpid 2>/dev/null || true
-setsid bin/wincri --config "$w/config.toml" >> "$w/wincri.log" 2>&1 < /dev/null &
-wpid=$!
+start_wincri
 bin/density -endpoint "$wep" -pods "$pods" -wait >> "$out/wincri-density.txt" 2>&1 || true
 bin/density -endpoint "$wep" -cleanup >/dev/null 2>&1 || true
 kill -TERM $wpid; wait $wpid 2>/dev/null || true
