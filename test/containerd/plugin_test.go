@@ -1,3 +1,5 @@
+//go:build linux
+
 // Package containerd runs wincri as a plugin inside containerd
 // (cmd/containerd-wincri) and drives it through containerd's socket, with
 // kubelet's CRI calls and with ctr.
