@@ -9,6 +9,12 @@ grep -rl --include='*_test.go' '^func Fuzz' . | sort | while read -r f; do
   pkg=./$(dirname "${f#./}")
   for fn in $(grep -o '^func Fuzz[A-Za-z0-9_]*' "$f" | cut -d' ' -f2); do
     echo "fuzz: $pkg $fn ($t)"
-    go test -run '^$' -fuzz "^${fn}\$" -fuzztime "$t" "$pkg" 2>&1 | tail -3
+    # On a failure show enough to see why (the failing input, or a worker
+    # that died); else the last lines.
+    if ! out=$(go test -run '^$' -fuzz "^${fn}\$" -fuzztime "$t" "$pkg" 2>&1); then
+      echo "$out" | tail -40
+      exit 1
+    fi
+    echo "$out" | tail -3
   done
 done
