@@ -212,6 +212,11 @@ required_plugins = ["io.containerd.grpc.v1.wincri"]
 		t.Fatalf("ContainerStats: %v %v", st, err)
 	}
 
+	// Another client's active snapshot, pinned like wincri pins its own:
+	// wincri's sweep of orphans after the restart must leave it alone.
+	c.runCtr("snapshots", "prepare", "foreign-client-snapshot")
+	c.runCtr("snapshots", "label", "foreign-client-snapshot", "containerd.io/gc.root="+time.Now().UTC().Format(time.RFC3339))
+
 	// kill -9 of containerd: after a restart the pod and its containers are
 	// reattached and still logging, exactly as standalone.
 	c.kill()
@@ -229,6 +234,10 @@ required_plugins = ["io.containerd.grpc.v1.wincri"]
 		}
 	}
 	waitLog(t, filepath.Join(logDir, "c.log"), fmt.Sprintf(" stdout F tick %d", lines+3))
+	if out := c.runCtr("snapshots", "ls"); !strings.Contains(out, "foreign-client-snapshot") {
+		t.Fatalf("wincri's orphan sweep removed another client's snapshot:\n%s", out)
+	}
+	c.runCtr("snapshots", "rm", "foreign-client-snapshot")
 
 	if _, err := c.rt.StopPodSandbox(ctx, &runtimeapi.StopPodSandboxRequest{PodSandboxId: p.PodSandboxId}); err != nil {
 		t.Fatalf("StopPodSandbox: %v", err)
