@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -60,18 +59,16 @@ type Process struct {
 	Exited      bool
 }
 
-// Processes lists the processes the emulator started, in start order.
+// Processes lists every process the emulator started (also those of
+// systems that are gone), in start order.
 func (s *Server) Processes() []Process {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var out []Process
-	for _, sys := range s.systems {
-		for _, p := range sys.procs {
-			out = append(out, Process{System: sys.id, Pid: p.pid, CommandLine: p.params.CommandLine,
-				HostCommand: p.cmd.SysProcAttr.CmdLine, WorkingDir: p.cmd.Dir, Exited: p.exited.Load()})
-		}
+	out := make([]Process, 0, len(s.procs))
+	for _, p := range s.procs {
+		out = append(out, Process{System: p.sys.id, Pid: p.pid, CommandLine: p.params.CommandLine,
+			HostCommand: p.cmd.SysProcAttr.CmdLine, WorkingDir: p.cmd.Dir, Exited: p.exited.Load()})
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Pid < out[j].Pid })
 	return out
 }
 
@@ -120,6 +117,7 @@ func (s *Server) createProcess(caller uint32, a []string) ([]string, *hcsError) 
 	}
 	s.mu.Lock()
 	sys.procs[p.pid] = p
+	s.procs = append(s.procs, p)
 	hid := s.newHandle(caller, &handle{sys: sys, proc: p})
 	s.mu.Unlock()
 	go s.waitProcess(p)

@@ -76,6 +76,7 @@ type Server struct {
 	layers   map[string]*layer                    // by layer path (lower case)
 	fns      map[string]handler
 	watched  map[uint32]bool
+	procs    []*process // every process started, also of removed systems
 	stopping bool
 }
 
@@ -128,12 +129,7 @@ func addrFile() string {
 func (s *Server) Close() {
 	s.mu.Lock()
 	s.stopping = true
-	var procs []*process
-	for _, sys := range s.systems {
-		for _, p := range sys.procs {
-			procs = append(procs, p)
-		}
-	}
+	procs := append([]*process(nil), s.procs...)
 	for _, ec := range s.events {
 		ec.c.Close()
 	}

@@ -47,10 +47,7 @@ func TestWindowsHyperVPod(t *testing.T) {
 		t.Fatalf("pod annotations did not reach the utility VM document: %+v", tp)
 	}
 	t.Logf("utility VM document (rejected by the emulator): %.400s", calls[0].Args[1])
-	waitFor(t, "HCS and HCN to be empty after the failed pod", func() bool {
-		return len(e.emu.Systems()) == 0 && len(e.emu.HCNObjects("namespace")) == 0 &&
-			len(e.emu.HCNObjects("endpoint")) == 0 && len(e.emu.Layers()) == 0
-	})
+	e.waitEmpty()
 	list, err := e.rt.ListPodSandbox(ctx(t), &runtimeapi.ListPodSandboxRequest{})
 	if err != nil || len(list.Items) != 0 {
 		t.Fatalf("pods after the failed run: %v %v", list, err)

@@ -250,13 +250,19 @@ func (e *env) removeAll(pod string) {
 	if _, err := e.rt.RemovePodSandbox(c, &runtimeapi.RemovePodSandboxRequest{PodSandboxId: pod}); err != nil {
 		e.fatal("remove pod: %v", err)
 	}
-	waitFor(t, "HCS and HCN to be empty", func() bool {
+	e.waitEmpty()
+}
+
+// waitEmpty waits until HCS has no compute system and no mounted layer,
+// HCN no namespace and no endpoint, and no container process runs.
+func (e *env) waitEmpty() {
+	waitFor(e.t, "HCS and HCN to be empty", func() bool {
 		return len(e.emu.Systems()) == 0 && len(e.emu.HCNObjects("namespace")) == 0 &&
 			len(e.emu.HCNObjects("endpoint")) == 0 && len(e.emu.Layers()) == 0
 	})
 	for _, p := range e.emu.Processes() {
 		if !p.Exited {
-			t.Errorf("process left running: %+v", p)
+			e.t.Errorf("process left running: %+v", p)
 		}
 	}
 }
