@@ -21,16 +21,16 @@ func copyShimLog(ctx context.Context, ns, id, _ string, fresh bool) (func(), err
 	path := fmt.Sprintf(`\\.\pipe\containerd-shim-%s-%s-log`, ns, id)
 	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	go func() {
-		first := true
+		// A new shim's log listener has had no client: under Wine that
+		// first connection is never accepted (see winpipe), so drop it.
+		skip := fresh && winpipe.UnderWine()
 		var c net.Conn
 		for c == nil {
 			d := 100 * time.Millisecond
 			conn, err := winio.DialPipe(path, &d)
-			if err == nil && first && fresh && winpipe.UnderWine() {
-				// A new shim's log listener has had no client: under Wine
-				// this first connection is never accepted (see winpipe).
+			if err == nil && skip {
 				conn.Close()
-				first = false
+				skip = false
 				continue
 			}
 			if err == nil {

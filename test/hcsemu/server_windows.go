@@ -77,7 +77,6 @@ type Server struct {
 	fns      map[string]handler
 	watched  map[uint32]bool
 	procs    []*process // every process started, also of removed systems
-	stopping bool
 }
 
 type eventConn struct {
@@ -128,7 +127,6 @@ func addrFile() string {
 // removes the address file.
 func (s *Server) Close() {
 	s.mu.Lock()
-	s.stopping = true
 	procs := append([]*process(nil), s.procs...)
 	for _, ec := range s.events {
 		ec.c.Close()
