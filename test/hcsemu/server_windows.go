@@ -65,18 +65,18 @@ type Server struct {
 	// Log, if set, gets one line per call.
 	Log func(string)
 
-	mu       sync.Mutex
-	next     uint64
-	handles  map[uint64]*handle
-	systems  map[string]*system
-	events   map[uint32]*eventConn
-	subs     map[uint64]uint32
-	calls    []Call
-	hcn      map[string]map[string]map[string]any // kind -> id -> object
-	layers   map[string]*layer                    // by layer path (lower case)
-	fns      map[string]handler
-	watched  map[uint32]bool
-	procs    []*process // every process started, also of removed systems
+	mu      sync.Mutex
+	next    uint64
+	handles map[uint64]*handle
+	systems map[string]*system
+	events  map[uint32]*eventConn
+	subs    map[uint64]uint32
+	calls   []Call
+	hcn     map[string]map[string]map[string]any // kind -> id -> object
+	layers  map[string]*layer                    // by layer path (lower case)
+	fns     map[string]handler
+	watched map[uint32]bool
+	procs   []*process // every process started, also of removed systems
 }
 
 type eventConn struct {
