@@ -14,7 +14,7 @@ import (
 	"fmt"
 	"path/filepath"
 
-	eventstypes "github.com/containerd/containerd/api/events"
+	_ "github.com/containerd/containerd/api/events" // registers the image event types typeurl decodes
 	"github.com/containerd/containerd/v2/core/events/exchange"
 	"github.com/containerd/containerd/v2/core/metadata"
 	"github.com/containerd/typeurl/v2"
@@ -119,13 +119,9 @@ func followImageEvents(ctx context.Context, ex *exchange.Exchange, is *images.St
 			if err != nil {
 				continue
 			}
-			switch e := ev.(type) {
-			case *eventstypes.ImageCreate:
-				is.Refresh(ctx, e.Name)
-			case *eventstypes.ImageUpdate:
-				is.Refresh(ctx, e.Name)
-			case *eventstypes.ImageDelete:
-				is.Refresh(ctx, e.Name)
+			// ImageCreate, ImageUpdate and ImageDelete all name the image.
+			if e, ok := ev.(interface{ GetName() string }); ok {
+				is.Refresh(ctx, e.GetName())
 			}
 		case err := <-errs:
 			if err != nil {

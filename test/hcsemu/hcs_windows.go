@@ -2,7 +2,6 @@ package hcsemu
 
 import (
 	"encoding/json"
-	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -403,15 +402,11 @@ func (sys *system) containerPath(p string) string {
 	return p
 }
 
-func (sys *system) String() string { return fmt.Sprintf("system %s (%s)", sys.id, sys.state) }
-
 // System is what tests see of a compute system.
 type System struct {
 	ID        string
 	State     string
-	Document  string // the document HcsCreateComputeSystem was given
 	Namespace string
-	Processes int
 }
 
 // Systems lists the compute systems HCS knows, sorted by id.
@@ -424,13 +419,7 @@ func (s *Server) Systems() []System {
 		if c := sys.doc.Container; c != nil && c.Networking != nil {
 			ns = c.Networking.Namespace
 		}
-		live := 0
-		for _, p := range sys.procs {
-			if !p.exited.Load() {
-				live++
-			}
-		}
-		out = append(out, System{ID: sys.id, State: sys.state, Document: sys.raw, Namespace: ns, Processes: live})
+		out = append(out, System{ID: sys.id, State: sys.state, Namespace: ns})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	return out

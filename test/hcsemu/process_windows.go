@@ -54,8 +54,6 @@ type Process struct {
 	System      string
 	Pid         uint32
 	CommandLine string
-	HostCommand string
-	WorkingDir  string
 	Exited      bool
 }
 
@@ -66,8 +64,7 @@ func (s *Server) Processes() []Process {
 	defer s.mu.Unlock()
 	out := make([]Process, 0, len(s.procs))
 	for _, p := range s.procs {
-		out = append(out, Process{System: p.sys.id, Pid: p.pid, CommandLine: p.params.CommandLine,
-			HostCommand: p.cmd.SysProcAttr.CmdLine, WorkingDir: p.cmd.Dir, Exited: p.exited.Load()})
+		out = append(out, Process{System: p.sys.id, Pid: p.pid, CommandLine: p.params.CommandLine, Exited: p.exited.Load()})
 	}
 	return out
 }

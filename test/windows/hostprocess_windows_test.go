@@ -15,24 +15,20 @@ import (
 // checks the pod, then skips saying so when the shim reports exactly that.
 func TestWindowsHostProcessPod(t *testing.T) {
 	e := newEnv(t)
-	e.pull(e.image)
 	logDir := t.TempDir()
 	pcfg := podConfig("hpc", logDir)
 	pcfg.Windows = &runtimeapi.WindowsPodSandboxConfig{SecurityContext: &runtimeapi.WindowsSandboxSecurityContext{
 		HostProcess: true, RunAsUsername: `NT AUTHORITY\SYSTEM`}}
 	pcfg.Linux = nil
+	pod := e.runPod(pcfg)
 	c := ctx(t)
-	run, err := e.rt.RunPodSandbox(c, &runtimeapi.RunPodSandboxRequest{Config: pcfg})
-	if err != nil {
-		e.fatal("run HostProcess pod: %v", err)
-	}
 	if n := len(e.emu.HCNObjects("namespace")) + len(e.emu.HCNObjects("endpoint")); n != 0 {
 		t.Fatalf("a HostProcess pod got %d HCN objects", n)
 	}
 	cfg := &runtimeapi.ContainerConfig{Metadata: &runtimeapi.ContainerMetadata{Name: "hp"}, Image: &runtimeapi.ImageSpec{Image: e.image},
 		LogPath: "hp.log", Command: []string{`%CONTAINER_SANDBOX_MOUNT_POINT%\winproc.exe`, "tick", "host"},
 		Windows: &runtimeapi.WindowsContainerConfig{SecurityContext: &runtimeapi.WindowsContainerSecurityContext{HostProcess: true, RunAsUsername: `NT AUTHORITY\SYSTEM`}}}
-	ctr, err := e.rt.CreateContainer(c, &runtimeapi.CreateContainerRequest{PodSandboxId: run.PodSandboxId, SandboxConfig: pcfg, Config: cfg})
+	ctr, err := e.rt.CreateContainer(c, &runtimeapi.CreateContainerRequest{PodSandboxId: pod, SandboxConfig: pcfg, Config: cfg})
 	if err != nil {
 		e.fatal("create HostProcess container: %v", err)
 	}
@@ -40,10 +36,10 @@ func TestWindowsHostProcessPod(t *testing.T) {
 	if startErr == nil {
 		waitFor(t, "HostProcess output", logHas(filepath.Join(logDir, "hp.log"), "stdout F host 1"))
 	}
-	if _, err := e.rt.StopPodSandbox(c, &runtimeapi.StopPodSandboxRequest{PodSandboxId: run.PodSandboxId}); err != nil {
+	if _, err := e.rt.StopPodSandbox(c, &runtimeapi.StopPodSandboxRequest{PodSandboxId: pod}); err != nil {
 		e.fatal("stop: %v", err)
 	}
-	if _, err := e.rt.RemovePodSandbox(c, &runtimeapi.RemovePodSandboxRequest{PodSandboxId: run.PodSandboxId}); err != nil {
+	if _, err := e.rt.RemovePodSandbox(c, &runtimeapi.RemovePodSandboxRequest{PodSandboxId: pod}); err != nil {
 		e.fatal("remove: %v", err)
 	}
 	if startErr != nil {

@@ -22,6 +22,17 @@ func podConfig(name, logDir string) *runtimeapi.PodSandboxConfig {
 	}
 }
 
+// runPod pulls the workload image and runs a pod.
+func (e *env) runPod(pcfg *runtimeapi.PodSandboxConfig) string {
+	e.t.Helper()
+	e.pull(e.image)
+	run, err := e.rt.RunPodSandbox(ctx(e.t), &runtimeapi.RunPodSandboxRequest{Config: pcfg})
+	if err != nil {
+		e.fatal("run pod %s: %v", pcfg.Metadata.Name, err)
+	}
+	return run.PodSandboxId
+}
+
 func (e *env) pull(image string) {
 	e.t.Helper()
 	if _, err := e.img.PullImage(ctx(e.t), &runtimeapi.PullImageRequest{Image: &runtimeapi.ImageSpec{Image: image}}); err != nil {
@@ -77,16 +88,11 @@ func logHas(path, s string) func() bool {
 // checks what reached HCS and HCN at each step.
 func TestWindowsPod(t *testing.T) {
 	e := newEnv(t)
-	e.pull(e.image)
 	e.pull(e.escImage)
 	logDir := t.TempDir()
 	pcfg := podConfig("web", logDir)
+	pod := e.runPod(pcfg)
 	c := ctx(t)
-	run, err := e.rt.RunPodSandbox(c, &runtimeapi.RunPodSandboxRequest{Config: pcfg})
-	if err != nil {
-		e.fatal("run pod: %v", err)
-	}
-	pod := run.PodSandboxId
 
 	// The pod is a compute system whose container joins the pod's HCN
 	// namespace, which holds the endpoint win-bridge created.

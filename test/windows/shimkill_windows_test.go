@@ -14,15 +14,10 @@ import (
 // pod leaves nothing in HCS or HCN.
 func TestWindowsShimKilled(t *testing.T) {
 	e := newEnv(t)
-	e.pull(e.image)
 	logDir := t.TempDir()
 	pcfg := podConfig("crash", logDir)
+	pod := e.runPod(pcfg)
 	c := ctx(t)
-	run, err := e.rt.RunPodSandbox(c, &runtimeapi.RunPodSandboxRequest{Config: pcfg})
-	if err != nil {
-		e.fatal("run pod: %v", err)
-	}
-	pod := run.PodSandboxId
 	app := e.startContainer(pod, pcfg, "app", e.image, nil)
 	waitFor(t, "app output", logHas(filepath.Join(logDir, "app.log"), "stdout F hello 1"))
 	var shim uint32
