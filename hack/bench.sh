@@ -14,6 +14,10 @@
 # which needs a pause process; hack/density then measures pods shaped as
 # kubelet sends them by default (a PID namespace per container), one after
 # the other (SERIAL_PODS) and DENSITY_PODS x DENSITY_CONTAINERS 4 at a time.
+# Each round also times two concurrent pulls of one large image (hack/bigpull:
+# BIGPULL_LAYERS layers of BIGPULL_LAYER_MB MiB, pushed to the harness
+# registry), counting the snapshots each runtime creates for it; standalone
+# wincri must unpack every layer exactly once (its metrics say so).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$PWD
@@ -28,6 +32,7 @@ mkdir -p "$out"
 hack/install-deps.sh
 make -s build
 go build -o bin/density ./hack/density
+go build -o bin/bigpull ./hack/bigpull
 pods=${DENSITY_PODS:-110} ctrs=${DENSITY_CONTAINERS:-2} serial=${SERIAL_PODS:-40}
 
 ctrd=${CTRD_BIN:-$work/ctrd-2.4.2/containerd}
@@ -54,9 +59,12 @@ listen = "unix:///run/wincri-bench/wincri.sock"
 config_path = "$work/runtime-config/containerd-certs.d"
 [cni]
 conf_dir = "$w/cni"
+[metrics]
+address = "127.0.0.1:9198"
 TOML
 wep=unix:///run/wincri-bench/wincri.sock
 wcmd=(bin/wincri --config "$w/config.toml")
+wsnaps=$w/root/images/snapshots/snapshots wmetrics=(-metrics 127.0.0.1:9198)
 if [ "${BENCH_TARGET:-}" = plugin ]; then
   make -s containerd-wincri
   cat > "$w/containerd.toml" <<TOML
@@ -72,6 +80,7 @@ required_plugins = ["io.containerd.grpc.v1.wincri"]
   conf_dir = "$w/cni"
 TOML
   wcmd=(bin/containerd-wincri --config "$w/containerd.toml")
+  wsnaps=$w/root/io.containerd.snapshotter.v1.overlayfs/snapshots wmetrics=()
 fi
 start_wincri() {
   setsid "${wcmd[@]}" >> "$w/wincri.log" 2>&1 < /dev/null &
@@ -82,11 +91,18 @@ stop_wincri() { kill -TERM "$wpid"; wait "$wpid" 2>/dev/null || true; }
 
 echo "bench: containerd $("$ctrd" --version | awk '{print $3}'), wincri $(bin/wincri version)"
 rounds=${BENCH_ROUNDS:-3}
-files=()
+files=() bfiles=()
+blayers=${BIGPULL_LAYERS:-10}
+bin/bigpull push -registry "${HARNESS_REGISTRY_ADDR:-127.0.0.1:5000}" -repo wincri-bench/big:1 -layers "$blayers" -layer-mb "${BIGPULL_LAYER_MB:-32}"
+bigpull() { # endpoint snapshots-dir out [-metrics addr]: best of two runs
+  local ep=$1 snaps=$2 out=$3; shift 3
+  for _ in 1 2; do bin/bigpull pull -endpoint "$ep" -snapshots "$snaps" -layers "$blayers" "$@" >> "$out" 2>&1 || true; done
+}
 for r in $(seq "$rounds"); do
   echo "bench: round $r/$rounds: containerd"
   ep=$(CTRD_BIN=$ctrd RUNC_BINARY=$runc "$H/containerd-ref.sh" start)
   BENCH_PARAMS=$params "$H/bench.sh" "$ep" > "$out/containerd-$r.txt" 2>&1 || true
+  bigpull "$ep" "$(dirname "${ep#unix://}")/root/io.containerd.snapshotter.v1.overlayfs/snapshots" "$out/bigpull-containerd-$r.txt"
   if [ "$r" = "$rounds" ]; then
     bin/density -endpoint "$ep" -serial "$serial" > "$out/containerd-serial.txt" 2>&1 || true
     ctrd_dir=$(dirname "${ep#unix://}")
@@ -97,7 +113,9 @@ for r in $(seq "$rounds"); do
   echo "bench: round $r/$rounds: wincri"
   start_wincri
   BENCH_PARAMS=$params "$H/bench.sh" "$wep" > "$out/wincri-$r.txt" 2>&1 || true
+  bigpull "$wep" "$wsnaps" "$out/bigpull-wincri-$r.txt" "${wmetrics[@]}"
   files+=("$out/containerd-$r.txt" "$out/wincri-$r.txt")
+  bfiles+=("$out/bigpull-containerd-$r.txt" "$out/bigpull-wincri-$r.txt")
   [ "$r" = "$rounds" ] || stop_wincri
 done
 cp "$out/containerd-$rounds.txt" "$out/containerd.txt"; cp "$out/wincri-$rounds.txt" "$out/wincri.txt"
@@ -113,6 +131,7 @@ ip link delete wincri-b0 2>/dev/null || true
 
 echo "bench: results in $out"
 awk -f hack/benchrounds.awk "${files[@]}"
+awk -f hack/bigpullrounds.awk "${bfiles[@]}"
 echo "last round:"
 awk -f hack/benchcompare.awk "$out/containerd.txt" "$out/wincri.txt"
 awk -f hack/serialcompare.awk "$out/containerd-serial.txt" "$out/wincri-serial.txt"

@@ -79,6 +79,7 @@ func New(ctx context.Context, cfg *config.Config, opts ...Option) (_ *Runtime, r
 		PullProgressTimeout:    cfg.Registry.PullProgressTimeout.Duration,
 		PullProgressInterval:   cfg.Registry.PullProgressInterval.Duration,
 		MaxConcurrentDownloads: cfg.Registry.MaxConcurrentDownloads,
+		MaxConcurrentUnpacks:   cfg.Registry.MaxConcurrentUnpacks,
 		Shared:                 o.sharedImages,
 	})
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime"
 	"sort"
 	"strings"
 	"text/template"
@@ -99,6 +100,10 @@ type Registry struct {
 	PullProgressInterval Duration `toml:"pull_progress_interval"`
 	// MaxConcurrentDownloads bounds layer downloads per pull.
 	MaxConcurrentDownloads int `toml:"max_concurrent_downloads"`
+	// MaxConcurrentUnpacks bounds the layers extracted at once, across
+	// pulls; above 1 the overlay snapshotter extracts an image's layers in
+	// parallel.
+	MaxConcurrentUnpacks int `toml:"max_concurrent_unpacks"`
 }
 
 // CNI configures pod networking.
@@ -154,6 +159,7 @@ func Default() *Config {
 			PullProgressTimeout:    Duration{5 * time.Minute},
 			PullProgressInterval:   Duration{10 * time.Second},
 			MaxConcurrentDownloads: 3,
+			MaxConcurrentUnpacks:   defaultConcurrentUnpacks(),
 		},
 		CNI: CNI{
 			BinDirs: defaultCNIBinDirs,
@@ -226,6 +232,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Registry.MaxConcurrentDownloads < 1 {
 		errs = append(errs, errors.New("registry.max_concurrent_downloads must be at least 1"))
+	}
+	if c.Registry.MaxConcurrentUnpacks < 1 {
+		errs = append(errs, errors.New("registry.max_concurrent_unpacks must be at least 1"))
 	}
 	return errors.Join(errs...)
 }
@@ -307,6 +316,9 @@ default_runtime = {{q .DefaultRuntime}}
   pull_progress_interval = {{q .Registry.PullProgressInterval.String}}
   # Layers downloaded at once per pull.
   max_concurrent_downloads = {{.Registry.MaxConcurrentDownloads}}
+  # Layers extracted at once, across pulls (default: the CPUs, at most 4). Above 1,
+  # overlayfs extracts the layers of an image in parallel and stacks them after.
+  max_concurrent_unpacks = {{.Registry.MaxConcurrentUnpacks}}
 
 [cni]
   # Directories searched for CNI plugin binaries, in order.
@@ -355,3 +367,7 @@ default_runtime = {{q .DefaultRuntime}}
 {{- end}}
 {{- end}}
 `))
+
+// defaultConcurrentUnpacks: extraction is CPU-bound (gunzip, digests), so
+// one layer per CPU, but no more than 4 at once.
+func defaultConcurrentUnpacks() int { return min(runtime.NumCPU(), 4) }

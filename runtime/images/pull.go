@@ -83,7 +83,7 @@ func (s *Store) pull(ctx context.Context, named reference.Named, auth *Auth) (st
 			containerd.WithPullSnapshotter(s.snapshotter),
 			containerd.WithMaxConcurrentDownloads(s.opts.MaxConcurrentDownloads),
 			containerd.WithPullLabels(map[string]string{managedLabel: "managed"}),
-			containerd.WithUnpackOpts([]containerd.UnpackOpt{containerd.WithUnpackDuplicationSuppressor(s.unpackLocks)}),
+			containerd.WithUnpackOpts(s.unpackOpts()),
 		)
 		if err != nil {
 			return err
@@ -107,6 +107,17 @@ func (s *Store) pull(ctx context.Context, named reference.Named, auth *Auth) (st
 		WithField("bytes_read", progress.bytes.Load()).WithField("duration", time.Since(start).Round(time.Millisecond)).
 		Info("pulled image")
 	return img.ID, nil
+}
+
+// unpackOpts: each layer is unpacked once however many pulls want it, and
+// with more than one unpack allowed, the layers of an image are extracted
+// in parallel where the snapshotter can rebase them.
+func (s *Store) unpackOpts() []containerd.UnpackOpt {
+	opts := []containerd.UnpackOpt{containerd.WithUnpackDuplicationSuppressor(s.unpackLocks)}
+	if s.opts.MaxConcurrentUnpacks > 1 {
+		opts = append(opts, containerd.WithUnpackLimiter(s.unpacks))
+	}
+	return opts
 }
 
 // record creates or updates the image records naming img (repo tag, repo

@@ -26,6 +26,7 @@ import (
 	"github.com/containerd/log"
 	"github.com/containerd/platforms"
 	bolt "go.etcd.io/bbolt"
+	"golang.org/x/sync/semaphore"
 )
 
 const (
@@ -53,6 +54,11 @@ type Options struct {
 	PullProgressInterval time.Duration
 	// MaxConcurrentDownloads bounds layer downloads per pull.
 	MaxConcurrentDownloads int
+	// MaxConcurrentUnpacks bounds the layers extracted at once, store-wide.
+	// Above 1, a snapshotter that can rebase (overlayfs) extracts the layers
+	// of one image in parallel, each as soon as it is downloaded, and
+	// stacks them in order afterwards; others extract one after the other.
+	MaxConcurrentUnpacks int
 	// Platform matches the manifests to pull; nil means this host's platform.
 	Platform platforms.MatchComparer
 	// Shared, when set, is containerd's metadata database (plugin mode): its
@@ -87,6 +93,7 @@ type Store struct {
 	usage       usageCache
 	extract     *extraction
 	unpackLocks *keyedMutex // one unpack of a layer at a time, across pulls
+	unpacks     *semaphore.Weighted
 
 	mu    sync.RWMutex
 	byID  map[string]*Image // image id (config digest) -> image
@@ -181,6 +188,7 @@ func newStore(ctx context.Context, opts Options, bdb *bolt.DB, sn snapshots.Snap
 		byRef:       map[string]string{},
 		extract:     ext,
 		unpackLocks: newKeyedMutex(),
+		unpacks:     semaphore.NewWeighted(int64(max(opts.MaxConcurrentUnpacks, 1))),
 	}
 	ctx = s.nsContext(ctx)
 	if err := s.dropPullLeases(ctx); err != nil {

@@ -44,18 +44,24 @@ func newPodEnv(t testing.TB, env ...string) *podEnv {
 // newPodEnvWith is newPodEnv with extra config tables.
 func newPodEnvWith(t testing.TB, extra string, env ...string) *podEnv {
 	t.Helper()
+	return newPodEnvOpts(t, func(o *testutil.Options) { o.Extra, o.Env = extra, env })
+}
+
+// newPodEnvOpts is newPodEnv with the daemon's options changed by edit.
+func newPodEnvOpts(t testing.TB, edit func(*testutil.Options)) *podEnv {
+	t.Helper()
 	if _, err := exec.LookPath("containerd-shim-runc-v2"); err != nil {
 		t.Fatalf("containerd-shim-runc-v2 not in PATH (make deps installs it): %v", err)
 	}
 	reg := testutil.NewRegistry(t)
 	testutil.PushTestImages(t, reg, testProcBin)
-	d := testutil.NewDaemon(t, daemonBin, testutil.Options{
+	o := testutil.Options{
 		Hosts:        map[string]string{"registry.k8s.io": testutil.Mirror(reg.Host)},
 		CNI:          testutil.BridgeCNI(testBridge, "10.91.0.0/16"),
 		SandboxImage: pauseImage,
-		Env:          env,
-		Extra:        extra,
-	})
+	}
+	edit(&o)
+	d := testutil.NewDaemon(t, daemonBin, o)
 	d.Start(t)
 	e := &podEnv{t: t, d: d, reg: reg, cgroupParent: fmt.Sprintf("%s/%d", testCgroupParent, envCount.Add(1))}
 	t.Cleanup(func() { testutil.RemoveCgroup(e.cgroupParent) })

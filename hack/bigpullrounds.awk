@@ -1,0 +1,30 @@
+# Two concurrent pulls of one large image (hack/bigpull), per interleaved
+# round (files: containerd and wincri outputs in run order, c1 w1 c2 w2 ...;
+# each holds the runs of that round, the fastest counts). Prints each
+# round's times and the speedup containerd/wincri, their median and worst
+# round, and whether wincri finished at least 1.5x sooner in both. A run
+# that failed (e.g. a layer unpacked twice) is printed and fails the target.
+FNR == 1 { file++; round = int((file + 1) / 2); side = (file % 2) ? "c" : "w"; rounds = round }
+/^bigpull: [0-9]+ concurrent pulls/ {
+  t = $0; sub(/.*total /, "", t); sub(/ s .*/, "", t)
+  if (best[side, round] == "" || t + 0 < best[side, round]) best[side, round] = t + 0
+  s = $0; sub(/.*snapshots created /, "", s); sub(/,.*/, "", s); snaps[side, round] = s
+  if ($0 ~ /layers unpacked/) { u = $0; sub(/.*layers unpacked /, "", u); unpacked[round] = u }
+  next
+}
+/^bigpull:/ { print "bigpull round " round " " (side == "c" ? "containerd" : "wincri") ": " $0; failed++ }
+function sortn(arr, k,   i, j, t) { for (i = 2; i <= k; i++) for (j = i; j > 1 && arr[j-1] > arr[j]; j--) { t = arr[j]; arr[j] = arr[j-1]; arr[j-1] = t } }
+END {
+  printf "two concurrent pulls of one large image, seconds (best of the round's runs):\n"
+  printf "%-6s %11s %9s %10s %19s %15s\n", "round", "containerd", "wincri", "speedup", "snapshots (c / w)", "wincri unpacks"
+  k = 0
+  for (r = 1; r <= rounds; r++) {
+    if (best["c", r] > 0 && best["w", r] > 0) v[++k] = best["c", r] / best["w", r]
+    printf "%-6d %11s %9s %10s %19s %15s\n", r, best["c", r], best["w", r], (best["c", r] > 0 && best["w", r] > 0) ? sprintf("%.2f", best["c", r] / best["w", r]) : "-", snaps["c", r] " / " snaps["w", r], unpacked[r] == "" ? "-" : unpacked[r]
+  }
+  if (k == 0) { print "bigpull: no complete round"; exit }
+  sortn(v, k)
+  med = (k % 2) ? v[(k + 1) / 2] : (v[k / 2] + v[k / 2 + 1]) / 2
+  ok = (med >= 1.5 && v[1] >= 1.5 && !failed)
+  printf "speedup containerd/wincri: median %.2f, worst round %.2f, best %.2f: %s (target: >= 1.5 in the median and the worst round)\n", med, v[1], v[k], ok ? "met" : "NOT met"
+}

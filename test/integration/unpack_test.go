@@ -1,0 +1,75 @@
+//go:build linux
+
+package integration
+
+import (
+	"math/rand/v2"
+	"os"
+	"regexp"
+	"testing"
+
+	"github.com/google/go-containerregistry/pkg/crane"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"github.com/wincri/wincri/test/testutil"
+)
+
+// TestParallelUnpackStacksLayersInOrder: with layers extracted in parallel
+// (the default on overlayfs with more than one CPU allowed), what a later
+// layer deletes or replaces is gone from the container's root even when
+// that layer is extracted before the layer it changes: a file whiteout,
+// an opaque directory and a file overwritten.
+func TestParallelUnpackStacksLayersInOrder(t *testing.T) {
+	e := newPodEnvOpts(t, func(o *testutil.Options) { o.RegistryKeys = "max_concurrent_unpacks = 4\n" })
+	big := make([]byte, 16<<20) // the lower layer takes longest to extract
+	rand.NewChaCha8([32]byte{3}).Read(big)
+	lower := layer(t, map[string][]byte{
+		"a/keep": []byte("kept"), "a/gone": []byte("deleted above"),
+		"d/old": []byte("hidden by an opaque dir"), "f": []byte("from the lower layer"), "big": big,
+	})
+	upper := layer(t, map[string][]byte{
+		"a/.wh.gone": nil, "d/.wh..wh..opq": nil, "d/new": []byte("new"), "f": []byte("from the upper layer"),
+	})
+	img, err := mutate.AppendLayers(testutil.ProcImage(t, testProcBin, []string{"/testproc"}, []string{"sleep", "3600"}), lower, upper)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.reg.Push(t, "e2e/stacked:1", img)
+	pull(t, e.d, "registry.k8s.io/e2e/stacked:1")
+	b, err := os.ReadFile(e.d.LogPath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !regexp.MustCompile(`msg="image unpacked".*parallel=true`).Match(b) {
+		t.Fatalf("the image was not unpacked in parallel:\n%s", grepLines(b, "image unpacked"))
+	}
+
+	podID, pod := e.runPod("stacked")
+	id := e.createWith(podID, pod, "stacked", func(c *runtimeapi.ContainerConfig) {
+		c.Image = &runtimeapi.ImageSpec{Image: "registry.k8s.io/e2e/stacked:1"}
+	})
+	e.start(id)
+	for path, want := range map[string]string{"/a/keep": "kept", "/d/new": "new", "/f": "from the upper layer"} {
+		if got := e.exec(id, "/testproc", "cat", path); got != want {
+			t.Errorf("%s = %q, want %q", path, got, want)
+		}
+	}
+	for _, path := range []string{"/a/gone", "/d/old", "/a/.wh.gone", "/d/.wh..wh..opq"} {
+		ex, err := e.d.Runtime.ExecSync(testutil.Ctx(t), &runtimeapi.ExecSyncRequest{ContainerId: id, Cmd: []string{"/testproc", "cat", path}, Timeout: 10})
+		if err != nil || ex.ExitCode == 0 {
+			t.Errorf("%s is in the container's root (%q, %v); a later layer deleted it", path, ex.GetStdout(), err)
+		}
+	}
+	e.removeAll()
+}
+
+func layer(t *testing.T, files map[string][]byte) v1.Layer {
+	t.Helper()
+	l, err := crane.Layer(files)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
