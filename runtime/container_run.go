@@ -234,7 +234,10 @@ func (r *Runtime) imageStopSignal(c *container) string {
 }
 
 // RemoveContainer removes a container (stopping it first if it runs).
-// Removing an unknown container succeeds.
+// Removing an unknown container succeeds. Deleting its record is the
+// commit point; its snapshot, bundle and cgroup are removed right after in
+// the background (RemovePodSandbox, RemoveImage and Close wait for that),
+// and if wincri dies before, the sweep at its next start removes them.
 func (r *Runtime) RemoveContainer(ctx context.Context, id string) error {
 	c, err := ifKnown(r.lookupContainer(id))
 	if c == nil {
@@ -252,12 +255,10 @@ func (r *Runtime) RemoveContainer(ctx context.Context, id string) error {
 		c.logger.Close()
 		c.logger = nil
 	}
-	if err := r.removeBundle(ctx, c.rec.Id, r.containerSpecOf(c)); err != nil {
-		return err
-	}
 	if err := r.store.DeleteContainer(c.rec.Id); err != nil {
 		return err
 	}
+	r.removeBundleLater(ctx, c.rec.Id, r.containerSpecOf(c))
 	r.mu.Lock()
 	delete(r.ctrs, c.rec.Id)
 	r.mu.Unlock()

@@ -174,6 +174,7 @@ func (r *Runtime) RemovePodSandbox(ctx context.Context, id string) error {
 			return err
 		}
 	}
+	r.waitCleanups()
 	if err := r.nri.removePod(ctx, p); err != nil {
 		log.G(ctx).WithError(err).WithField("pod", p.rec.Id).Warn("NRI RemovePodSandbox")
 	}

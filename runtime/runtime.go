@@ -42,6 +42,8 @@ type Runtime struct {
 	closing atomic.Bool
 	// stopStats ends keepStatsWarm.
 	stopStats chan struct{}
+	// cleanups are the background removals of removed containers' bundles.
+	cleanups sync.WaitGroup
 
 	mu    sync.RWMutex
 	pods  map[string]*pod
@@ -151,6 +153,7 @@ func (r *Runtime) Close() error {
 		}
 	}
 	r.mu.Unlock()
+	r.waitCleanups()
 	return errors.Join(r.shims.Close(), r.store.Close(), r.Images.Close())
 }
 

@@ -16,6 +16,7 @@ import (
 	"github.com/containerd/containerd/v2/pkg/namespaces"
 	"github.com/containerd/errdefs"
 	"github.com/containerd/errdefs/pkg/errgrpc"
+	"github.com/containerd/log"
 	"github.com/containerd/typeurl/v2"
 	"github.com/opencontainers/runtime-spec/specs-go"
 
@@ -86,11 +87,34 @@ func (r *Runtime) writeBundle(id string, spec *specs.Spec) error {
 // removeBundle removes a container's snapshot, bundle and empty cgroup;
 // what is already gone is not an error. spec is the bundle's, when the
 // caller holds it (else it is read from the bundle).
+// removeBundleLater removes a removed container's bundle in the background.
+func (r *Runtime) removeBundleLater(ctx context.Context, id string, spec *specs.Spec) {
+	ctx = context.WithoutCancel(ctx)
+	r.cleanups.Go(func() {
+		if err := r.removeBundle(ctx, id, spec); err != nil {
+			log.G(ctx).WithError(err).WithField("id", id).Warn("removing a removed container's bundle failed; the next start sweeps it")
+		}
+	})
+}
+
+// waitCleanups waits until the bundles of removed containers are gone.
+func (r *Runtime) waitCleanups() { r.cleanups.Wait() }
+
+// RemoveImage removes an image (images.Store.Remove) once the snapshots of
+// removed containers are gone, so that its layers are collected with it.
+func (r *Runtime) RemoveImage(ctx context.Context, name string) error {
+	r.waitCleanups()
+	return r.Images.Remove(ctx, name)
+}
+
 func (r *Runtime) removeBundle(ctx context.Context, id string, spec *specs.Spec) error {
 	sn := r.Images.Client().SnapshotService(r.Images.Snapshotter())
 	err := sn.Remove(nsCtx(ctx), id)
 	if err != nil && !errdefs.IsNotFound(err) {
 		return fmt.Errorf("remove snapshot %s: %w", id, err)
+	}
+	if err == nil {
+		r.Images.GCSoon() // the snapshot's directory goes with the next collection
 	}
 	if err := r.removeImageVolumes(ctx, id); err != nil {
 		return fmt.Errorf("remove image volumes of %s: %w", id, err)

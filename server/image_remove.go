@@ -13,7 +13,7 @@ func (s *ImageService) RemoveImage(ctx context.Context, r *runtimeapi.RemoveImag
 	if name == "" {
 		return nil, invalid("RemoveImage: image must not be empty")
 	}
-	if err := s.rt.Images.Remove(ctx, name); err != nil {
+	if err := s.rt.RemoveImage(ctx, name); err != nil {
 		return nil, toStatus(err)
 	}
 	return &runtimeapi.RemoveImageResponse{}, nil

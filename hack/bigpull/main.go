@@ -28,7 +28,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -281,7 +280,7 @@ func settle(dir string) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	syscall.Sync()
+	flushDisks()
 }
 
 func (w *snapshotWatch) stop() int {

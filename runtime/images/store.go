@@ -94,6 +94,7 @@ type Store struct {
 	extract     *extraction
 	unpackLocks *keyedMutex // one unpack of a layer at a time, across pulls
 	unpacks     *semaphore.Weighted
+	gc          gcScheduler
 
 	mu    sync.RWMutex
 	byID  map[string]*Image // image id (config digest) -> image
@@ -197,12 +198,14 @@ func newStore(ctx context.Context, opts Options, bdb *bolt.DB, sn snapshots.Snap
 	if err := s.load(ctx); err != nil {
 		return nil, err
 	}
+	s.gc.start(context.WithoutCancel(ctx), s.GC)
 	return s, nil
 }
 
 // Close releases the database (not a containerd's); the Store must not be
 // used afterwards.
 func (s *Store) Close() error {
+	s.gc.stop()
 	if s.shared {
 		return nil
 	}

@@ -5,12 +5,16 @@ package integration
 import (
 	"math/rand/v2"
 	"os"
+	"path/filepath"
 	"regexp"
 	"testing"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/crane"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/wincri/wincri/test/testutil"
@@ -72,4 +76,46 @@ func layer(t *testing.T, files map[string][]byte) v1.Layer {
 		t.Fatal(err)
 	}
 	return l
+}
+
+// TestRemovedContainerFreesItsDisk: RemoveContainer returns before the
+// container's bundle and snapshot are gone (they go in the background), but
+// they do go soon, with the pod still running and no image removed: the
+// snapshot's directory (what the container wrote) is garbage-collected.
+func TestRemovedContainerFreesItsDisk(t *testing.T) {
+	e := newPodEnv(t)
+	podID, pod := e.runPod("frees")
+	snaps := filepath.Join(e.d.Dir, "root", "images", "snapshots", "snapshots")
+	before := dirEntries(t, snaps)
+	id := e.create(podID, pod, "sleeper", "sleep", "3600")
+	e.start(id)
+	if n := dirEntries(t, snaps); n != before+1 {
+		t.Fatalf("%d snapshot directories with the container, %d without", n, before)
+	}
+	if _, err := e.d.Runtime.RemoveContainer(testutil.Ctx(t), &runtimeapi.RemoveContainerRequest{ContainerId: id}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.d.Runtime.ContainerStatus(testutil.Ctx(t), &runtimeapi.ContainerStatusRequest{ContainerId: id}); status.Code(err) != codes.NotFound {
+		t.Errorf("ContainerStatus after RemoveContainer: %v", err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for dirEntries(t, snaps) != before && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if n := dirEntries(t, snaps); n != before {
+		t.Errorf("%d snapshot directories 10 s after RemoveContainer, %d before the container", n, before)
+	}
+	if _, err := os.Stat(filepath.Join(e.d.Dir, "s", "bundles", id)); !os.IsNotExist(err) {
+		t.Errorf("bundle of the removed container: %v", err)
+	}
+	e.removeAll()
+}
+
+func dirEntries(t *testing.T, dir string) int {
+	t.Helper()
+	es, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(es)
 }
