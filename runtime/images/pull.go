@@ -131,16 +131,22 @@ func (s *Store) record(ctx context.Context, img *Image, named reference.Named) e
 		refs = append(refs, d.String())
 	}
 	is := s.imageService()
-	for _, r := range refs {
-		rec := images.Image{Name: r, Target: img.Target, Labels: map[string]string{managedLabel: "managed"}}
-		if _, err := is.Create(ctx, rec); err != nil {
-			if !errdefs.IsAlreadyExists(err) {
-				return fmt.Errorf("record %s: %w", r, err)
-			}
-			if _, err := is.Update(ctx, rec, "target", "labels."+managedLabel); err != nil {
-				return fmt.Errorf("record %s: %w", r, err)
+	err := s.inTx(ctx, func(ctx context.Context) error {
+		for _, r := range refs {
+			rec := images.Image{Name: r, Target: img.Target, Labels: map[string]string{managedLabel: "managed"}}
+			if _, err := is.Create(ctx, rec); err != nil {
+				if !errdefs.IsAlreadyExists(err) {
+					return fmt.Errorf("record %s: %w", r, err)
+				}
+				if _, err := is.Update(ctx, rec, "target", "labels."+managedLabel); err != nil {
+					return fmt.Errorf("record %s: %w", r, err)
+				}
 			}
 		}
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -32,14 +32,23 @@ func (s *Store) Remove(ctx context.Context, name string) error {
 		drop = append(drop, id)
 	}
 	is := s.imageService()
-	for _, r := range drop {
-		if err := is.Delete(ctx, r); err != nil && !errdefs.IsNotFound(err) {
-			s.mu.Unlock()
-			return fmt.Errorf("remove image record %s: %w", r, err)
+	err = s.inTx(ctx, func(ctx context.Context) error {
+		for _, r := range drop {
+			if err := is.Delete(ctx, r); err != nil && !errdefs.IsNotFound(err) {
+				return fmt.Errorf("remove image record %s: %w", r, err)
+			}
 		}
-		s.unindexLocked(r)
+		return nil
+	})
+	if err == nil {
+		for _, r := range drop {
+			s.unindexLocked(r)
+		}
 	}
 	s.mu.Unlock()
+	if err != nil {
+		return err
+	}
 	if drop[len(drop)-1] != id {
 		return nil // untagged only: everything is still referenced
 	}

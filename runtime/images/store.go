@@ -19,6 +19,7 @@ import (
 	"github.com/containerd/containerd/v2/core/images"
 	"github.com/containerd/containerd/v2/core/leases"
 	"github.com/containerd/containerd/v2/core/metadata"
+	"github.com/containerd/containerd/v2/core/metadata/boltutil"
 	"github.com/containerd/containerd/v2/core/snapshots"
 	"github.com/containerd/containerd/v2/pkg/namespaces"
 	"github.com/containerd/containerd/v2/plugins/content/local"
@@ -232,6 +233,17 @@ func (s *Store) nsContext(ctx context.Context) context.Context {
 func (s *Store) contentStore() content.Store { return s.client.ContentStore() }
 
 func (s *Store) imageService() images.Store { return s.client.ImageService() }
+
+// inTx runs fn with the image records it writes through imageService in one
+// metadata transaction: one commit (and fsync) for an image's names, not
+// one each, and all of them or none. Not in plugin mode, where containerd
+// publishes image events only for writes outside a transaction.
+func (s *Store) inTx(ctx context.Context, fn func(context.Context) error) error {
+	if s.shared {
+		return fn(ctx)
+	}
+	return s.db.Update(func(tx *bolt.Tx) error { return fn(boltutil.WithTransaction(ctx, tx)) })
+}
 
 // dropPullLeases deletes the leases of pulls that a crash interrupted: at
 // start-up no pull is running, so every such lease is stale.
