@@ -84,9 +84,6 @@ func (r *Runtime) writeBundle(id string, spec *specs.Spec) error {
 	return os.WriteFile(filepath.Join(bundle, "config.json"), b, 0o600)
 }
 
-// removeBundle removes a container's snapshot, bundle and empty cgroup;
-// what is already gone is not an error. spec is the bundle's, when the
-// caller holds it (else it is read from the bundle).
 // removeBundleLater removes a removed container's bundle in the background.
 func (r *Runtime) removeBundleLater(ctx context.Context, id string, spec *specs.Spec) {
 	ctx = context.WithoutCancel(ctx)
@@ -107,6 +104,9 @@ func (r *Runtime) RemoveImage(ctx context.Context, name string) error {
 	return r.Images.Remove(ctx, name)
 }
 
+// removeBundle removes a container's snapshot, bundle and empty cgroup;
+// what is already gone is not an error. spec is the bundle's, when the
+// caller holds it (else it is read from the bundle).
 func (r *Runtime) removeBundle(ctx context.Context, id string, spec *specs.Spec) error {
 	sn := r.Images.Client().SnapshotService(r.Images.Snapshotter())
 	err := sn.Remove(nsCtx(ctx), id)
