@@ -42,8 +42,9 @@ type Runtime struct {
 	closing atomic.Bool
 	// stopStats ends keepStatsWarm.
 	stopStats chan struct{}
-	// cleanups are the background removals of removed containers' bundles.
-	cleanups sync.WaitGroup
+	// cleanups is read-held by each background removal of a removed
+	// container's bundle; holding it for writing waits for them.
+	cleanups sync.RWMutex
 
 	mu    sync.RWMutex
 	pods  map[string]*pod

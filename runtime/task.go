@@ -87,15 +87,21 @@ func (r *Runtime) writeBundle(id string, spec *specs.Spec) error {
 // removeBundleLater removes a removed container's bundle in the background.
 func (r *Runtime) removeBundleLater(ctx context.Context, id string, spec *specs.Spec) {
 	ctx = context.WithoutCancel(ctx)
-	r.cleanups.Go(func() {
+	r.cleanups.RLock() // released by the goroutine
+	go func() {
+		defer r.cleanups.RUnlock()
 		if err := r.removeBundle(ctx, id, spec); err != nil {
 			log.G(ctx).WithError(err).WithField("id", id).Warn("removing a removed container's bundle failed; the next start sweeps it")
 		}
-	})
+	}()
 }
 
-// waitCleanups waits until the bundles of removed containers are gone.
-func (r *Runtime) waitCleanups() { r.cleanups.Wait() }
+// waitCleanups waits until the bundles of containers removed before it are
+// gone (a WaitGroup would forbid removals starting while it waits).
+func (r *Runtime) waitCleanups() {
+	r.cleanups.Lock()
+	r.cleanups.Unlock()
+}
 
 // RemoveImage removes an image (images.Store.Remove) once the snapshots of
 // removed containers are gone, so that its layers are collected with it.
