@@ -114,7 +114,7 @@ func (s *Store) pull(ctx context.Context, named reference.Named, auth *Auth) (st
 // in parallel where the snapshotter can rebase them.
 func (s *Store) unpackOpts() []containerd.UnpackOpt {
 	opts := []containerd.UnpackOpt{containerd.WithUnpackDuplicationSuppressor(s.unpackLocks)}
-	if s.opts.MaxConcurrentUnpacks > 1 {
+	if s.unpacks != nil {
 		opts = append(opts, containerd.WithUnpackLimiter(s.unpacks))
 	}
 	return opts

@@ -93,8 +93,8 @@ type Store struct {
 	onPull      atomic.Pointer[func(bytes int64, d time.Duration, err error)]
 	usage       usageCache
 	extract     *extraction
-	unpackLocks *keyedMutex // one unpack of a layer at a time, across pulls
-	unpacks     *semaphore.Weighted
+	unpackLocks *keyedMutex         // one unpack of a layer at a time, across pulls
+	unpacks     *semaphore.Weighted // nil: layers are extracted one at a time
 	gc          gcScheduler
 
 	mu    sync.RWMutex
@@ -190,7 +190,9 @@ func newStore(ctx context.Context, opts Options, bdb *bolt.DB, sn snapshots.Snap
 		byRef:       map[string]string{},
 		extract:     ext,
 		unpackLocks: newKeyedMutex(),
-		unpacks:     semaphore.NewWeighted(int64(max(opts.MaxConcurrentUnpacks, 1))),
+	}
+	if opts.MaxConcurrentUnpacks > 1 {
+		s.unpacks = semaphore.NewWeighted(int64(opts.MaxConcurrentUnpacks))
 	}
 	ctx = s.nsContext(ctx)
 	if err := s.dropPullLeases(ctx); err != nil {

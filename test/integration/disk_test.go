@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"testing"
-	"time"
 
 	"github.com/google/go-containerregistry/pkg/crane"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -98,13 +97,7 @@ func TestRemovedContainerFreesItsDisk(t *testing.T) {
 	if _, err := e.d.Runtime.ContainerStatus(testutil.Ctx(t), &runtimeapi.ContainerStatusRequest{ContainerId: id}); status.Code(err) != codes.NotFound {
 		t.Errorf("ContainerStatus after RemoveContainer: %v", err)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for dirEntries(t, snaps) != before && time.Now().Before(deadline) {
-		time.Sleep(50 * time.Millisecond)
-	}
-	if n := dirEntries(t, snaps); n != before {
-		t.Errorf("%d snapshot directories 10 s after RemoveContainer, %d before the container", n, before)
-	}
+	waitFor(t, "the removed container's snapshot directory to be collected", func() bool { return dirEntries(t, snaps) == before })
 	if _, err := os.Stat(filepath.Join(e.d.Dir, "s", "bundles", id)); !os.IsNotExist(err) {
 		t.Errorf("bundle of the removed container: %v", err)
 	}
