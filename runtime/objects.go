@@ -171,7 +171,13 @@ func (r *Runtime) podContainers(podID string) []*container {
 		}
 	}
 	r.mu.RUnlock()
-	sort.Slice(out, func(i, j int) bool { return out[i].snapshot().CreatedAt < out[j].snapshot().CreatedAt })
+	created := make(map[*container]int64, len(out))
+	for _, c := range out {
+		c.mu.Lock()
+		created[c] = c.rec.CreatedAt
+		c.mu.Unlock()
+	}
+	sort.Slice(out, func(i, j int) bool { return created[out[i]] < created[out[j]] })
 	return out
 }
 

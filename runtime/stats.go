@@ -175,34 +175,55 @@ func (r *Runtime) primeStats(podID string, rec *records.Container) {
 // for before.
 const statsCollectInterval = 5 * time.Second
 
-// keepStatsWarm re-reads, every statsCollectInterval, the usage of every
-// task a stats list asked for before, from its cgroup (cheap: a few small
-// files), so that no list waits for a reading (cAdvisor's housekeeping does
-// the same). Tasks only the shim can read (Windows, systemd cgroups) are left
-// to the lists. It returns when stop is closed.
+// keepStatsWarm re-reads, every statsCollectInterval, what a stats list (or
+// a container start) read before and what is cheap to read directly: the
+// usage of running tasks from their cgroups, pods' network counters, and
+// writable layers once their reading is older than the layers' maxAge. So no
+// list waits for a reading, however seldom kubelet lists (cAdvisor's
+// housekeeping does the same). Tasks only the shim can read (Windows,
+// systemd cgroups) are left to the lists. It returns when stop is closed.
 func (r *Runtime) keepStatsWarm(stop <-chan struct{}) {
 	t := time.NewTicker(statsCollectInterval)
 	defer t.Stop()
-	refresh := func(podID, taskID string) {
-		if u, ok := r.readTaskDirect(podID, taskID, time.Now()); ok {
-			r.stats.usage.put(r.stats, taskID, u, true)
-		}
-	}
 	for {
 		select {
 		case <-stop:
 			return
 		case <-t.C:
 		}
-		for _, c := range r.allContainers() {
-			if rec := c.snapshot(); rec.State == records.ContainerState_CONTAINER_RUNNING && r.stats.usage.has(r.stats, rec.Id) {
-				refresh(rec.PodId, rec.Id)
+		r.warmStats(context.Background())
+	}
+}
+
+// warmStats is one round of keepStatsWarm.
+func (r *Runtime) warmStats(ctx context.Context) {
+	c := r.stats
+	refresh := func(podID, taskID string) {
+		if u, ok := r.readTaskDirect(podID, taskID, time.Now()); ok {
+			c.usage.put(c, taskID, u, true)
+		}
+	}
+	for _, ctr := range r.allContainers() {
+		rec := ctr.snapshot()
+		if rec.State == records.ContainerState_CONTAINER_RUNNING && c.usage.has(c, rec.Id) {
+			refresh(rec.PodId, rec.Id)
+		}
+		if age, ok := c.layers.age(c, rec.Id); ok && age >= c.layers.maxAge {
+			if fs := r.readWritableLayer(ctx, rec); fs != nil {
+				c.layers.put(c, rec.Id, fs, true)
 			}
 		}
-		for _, p := range r.allPods() {
-			if rec := p.snapshot(); !rec.NoPause && rec.State == records.PodState_POD_READY && r.stats.usage.has(r.stats, rec.Id) {
-				refresh(rec.Id, rec.Id)
-			}
+	}
+	for _, p := range r.allPods() {
+		rec := p.snapshot()
+		if rec.State != records.PodState_POD_READY {
+			continue
+		}
+		if !rec.NoPause && c.usage.has(c, rec.Id) {
+			refresh(rec.Id, rec.Id)
+		}
+		if c.nets.has(c, rec.Id) {
+			r.warmPodNetwork(rec)
 		}
 	}
 }

@@ -33,11 +33,15 @@ type statsCache struct {
 func newStatsCache() *statsCache {
 	return &statsCache{
 		sampler: stats.NewSampler(),
-		usage:   cachedReadings[stats.Usage]{name: "usage", maxAge: time.Second, staleAge: 10 * time.Second},
+		// keepStatsWarm renews usage and network readings every
+		// statsCollectInterval: a list asks for a new reading only when that
+		// has not happened, so 110 pods listed do not set off 330 reads that
+		// the next list competes with.
+		usage: cachedReadings[stats.Usage]{name: "usage", maxAge: statsCollectInterval + time.Second, staleAge: 15 * time.Second},
 		// Writable-layer sizes walk the layer: cAdvisor measures container
 		// disk usage once a minute.
 		layers:       cachedReadings[*runtimeapi.FilesystemUsage]{name: "layer", maxAge: 10 * time.Second, staleAge: time.Minute},
-		nets:         cachedReadings[*runtimeapi.NetworkUsage]{name: "net", maxAge: time.Second, staleAge: 10 * time.Second},
+		nets:         cachedReadings[*runtimeapi.NetworkUsage]{name: "net", maxAge: statsCollectInterval + time.Second, staleAge: 15 * time.Second},
 		refreshing:   map[string]bool{},
 		refreshSlots: make(chan struct{}, 1),
 	}
@@ -138,4 +142,12 @@ func (k *cachedReadings[T]) has(c *statsCache, id string) bool {
 	defer c.mu.Unlock()
 	_, ok := k.m[id]
 	return ok
+}
+
+// age says how old id's reading is, if one is kept.
+func (k *cachedReadings[T]) age(c *statsCache, id string) (time.Duration, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	r, ok := k.m[id]
+	return time.Since(r.at), ok
 }

@@ -6,6 +6,7 @@ import (
 
 	taskapi "github.com/containerd/containerd/api/runtime/task/v3"
 
+	"github.com/wincri/wincri/proto/records"
 	"github.com/wincri/wincri/stats"
 )
 
@@ -29,3 +30,6 @@ func (r *Runtime) readTaskDirect(string, string, time.Time) (stats.Usage, bool) 
 
 // primePodNetwork: a Windows pod's HCN endpoint counters are read by the lists.
 func (r *Runtime) primePodNetwork(string, uint32) {}
+
+// warmPodNetwork: a Windows pod's HCN endpoint counters are read by the lists.
+func (r *Runtime) warmPodNetwork(*records.Pod) {}
