@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -58,7 +59,7 @@ func (r *Runtime) containerSpec(ctx context.Context, in specInput, cfg *runtimea
 	if err != nil {
 		return nil, err
 	}
-	opts = append(opts, oci.WithMounts(append(mounts, imageMounts...)), withRootfsPropagation(propagation))
+	opts = append(opts, withCgroupfs(cfg.GetMounts()), oci.WithMounts(append(mounts, imageMounts...)), withRootfsPropagation(propagation))
 	if cfg.GetTty() {
 		opts = append(opts, oci.WithTTY)
 	}
@@ -226,6 +227,36 @@ func requirePropagation(path string, kinds ...string) error {
 	return fmt.Errorf("path %s is mounted on %s which is not %s: %w", path, best.Mountpoint, strings.Join(kinds, " or "), errdefs.ErrFailedPrecondition)
 }
 
+// withCgroupfs mounts the container's cgroups at /sys/fs/cgroup, read-only
+// (oci.WithWriteableCgroupfs makes it writable for privileged containers),
+// as containerd and CRI-O do: .NET, the JVM and Go size their heaps and
+// thread pools from the limits they read there. A CRI mount at
+// /sys/fs/cgroup takes its place. Without a cgroup namespace a cgroup2 mount
+// shares the host's superblock, so it keeps the host's nsdelegate and
+// memory_recursiveprot options instead of clearing them.
+func withCgroupfs(mounts []*runtimeapi.Mount) oci.SpecOpts {
+	return func(_ context.Context, _ oci.Client, _ *containers.Container, s *specs.Spec) error {
+		for _, m := range mounts {
+			if filepath.Clean(m.GetContainerPath()) == cgroupRoot {
+				return nil
+			}
+		}
+		opts := []string{"nosuid", "noexec", "nodev", "relatime", "ro"}
+		cgroupNS := s.Linux != nil && slices.ContainsFunc(s.Linux.Namespaces, func(ns specs.LinuxNamespace) bool {
+			return ns.Type == specs.CgroupNamespace
+		})
+		if info, err := mountinfo.GetMounts(mountinfo.SingleEntryFilter(cgroupRoot)); err == nil && len(info) == 1 && !cgroupNS {
+			for _, o := range strings.Split(info[0].VFSOptions, ",") {
+				if o == "nsdelegate" || o == "memory_recursiveprot" {
+					opts = append(opts, o)
+				}
+			}
+		}
+		s.Mounts = append(s.Mounts, specs.Mount{Source: "cgroup", Destination: cgroupRoot, Type: "cgroup", Options: opts})
+		return nil
+	}
+}
+
 func withRootfsPropagation(p string) oci.SpecOpts {
 	return func(_ context.Context, _ oci.Client, _ *containers.Container, s *specs.Spec) error {
 		if p != "" && s.Linux.RootfsPropagation != "rshared" {
@@ -254,8 +285,10 @@ func securityOpts(sc *runtimeapi.LinuxContainerSecurityContext, imageUser string
 	if user != "" {
 		opts = append(opts, oci.WithUser(user))
 	}
-	if sc.GetSupplementalGroupsPolicy() != runtimeapi.SupplementalGroupsPolicy_Strict && user != "" {
-		opts = append(opts, oci.WithAdditionalGIDs(strings.Split(user, ":")[0]))
+	if sc.GetSupplementalGroupsPolicy() != runtimeapi.SupplementalGroupsPolicy_Strict {
+		// The image's /etc/group memberships of the user, root (0) when
+		// neither the config nor the image names one, as containerd does.
+		opts = append(opts, oci.WithAdditionalGIDs(orDefault(strings.Split(user, ":")[0], "0")))
 	}
 	if gs := sc.GetSupplementalGroups(); len(gs) > 0 {
 		opts = append(opts, withSupplementalGroups(gs))

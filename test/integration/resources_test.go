@@ -4,6 +4,10 @@ package integration
 
 import (
 	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
 	"testing"
 
 	"google.golang.org/grpc/codes"
@@ -75,4 +79,44 @@ func prependConfig(t *testing.T, d *testutil.Daemon, keys string) {
 	if err := os.WriteFile(d.ConfigPath(), append([]byte(keys), b...), 0o644); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestContainerSeesItsLimitsAndGroups: a container finds its own cgroups,
+// read-only, at /sys/fs/cgroup (on cgroup v1, runc mounts a tmpfs there and
+// each controller read-only under it) (where .NET, the JVM and Go read their
+// memory and CPU limits), and its user gets the supplementary groups the
+// image's /etc/group gives it (root is in wheel), as with containerd.
+func TestContainerSeesItsLimitsAndGroups(t *testing.T) {
+	e := newPodEnv(t)
+	podID, pod := e.runPod("limits")
+	id := e.createWith(podID, pod, "c", func(c *runtimeapi.ContainerConfig) {
+		c.Linux.Resources = &runtimeapi.LinuxContainerResources{MemoryLimitInBytes: 96 << 20}
+	})
+	e.start(id)
+	limitFile := "/sys/fs/cgroup/memory/memory.limit_in_bytes"
+	if _, err := os.Stat("/sys/fs/cgroup/cgroup.controllers"); err == nil {
+		limitFile = "/sys/fs/cgroup/memory.max"
+	}
+	if got := strings.TrimSpace(e.exec(id, "/testproc", "cat", limitFile)); got != strconv.Itoa(96<<20) {
+		t.Errorf("%s in the container: %q, want the container's limit %d", limitFile, got, 96<<20)
+	}
+	var cgroupMount string
+	for _, l := range strings.Split(e.exec(id, "/testproc", "cat", "/proc/self/mountinfo"), "\n") {
+		if f := strings.Fields(l); len(f) > 5 && f[4] == filepath.Dir(limitFile) {
+			cgroupMount = l
+		}
+	}
+	if f := strings.Fields(cgroupMount); len(f) < 6 || !slices.Contains(strings.Split(f[5], ","), "ro") {
+		t.Errorf("%s in the container is not mounted read-only: %q", filepath.Dir(limitFile), cgroupMount)
+	}
+	var groups string
+	for _, l := range strings.Split(e.exec(id, "/testproc", "cat", "/proc/self/status"), "\n") {
+		if v, ok := strings.CutPrefix(l, "Groups:"); ok {
+			groups = strings.Join(strings.Fields(v), " ")
+		}
+	}
+	if groups != "0 10" {
+		t.Errorf("supplementary groups of root in the container: %q, want \"0 10\" (root, wheel from the image's /etc/group)", groups)
+	}
+	e.removeAll()
 }

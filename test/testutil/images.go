@@ -40,8 +40,10 @@ func ProcImage(t testing.TB, testproc string, entrypoint, cmd []string) v1.Image
 	for _, d := range []string{"etc/", "tmp/"} {
 		tw.WriteHeader(&tar.Header{Name: d, Typeflag: tar.TypeDir, Mode: 0o755})
 	}
-	tw.WriteHeader(&tar.Header{Name: "etc/passwd", Mode: 0o644, Size: int64(len(passwd))})
-	tw.Write([]byte(passwd))
+	for _, f := range [][2]string{{"etc/passwd", passwd}, {"etc/group", group}} {
+		tw.WriteHeader(&tar.Header{Name: f[0], Mode: 0o644, Size: int64(len(f[1]))})
+		tw.Write([]byte(f[1]))
+	}
 	tw.WriteHeader(&tar.Header{Name: "testproc", Mode: 0o755, Size: int64(len(bin))})
 	tw.Write(bin)
 	tw.Close()
@@ -54,7 +56,11 @@ func ProcImage(t testing.TB, testproc string, entrypoint, cmd []string) v1.Image
 	})
 }
 
-const passwd = "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n"
+const (
+	passwd = "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n"
+	// root is also in wheel (10), as in busybox's and most distributions'.
+	group = "root:x:0:\nwheel:x:10:root\nnogroup:x:65534:\n"
+)
 
 // BridgeCNI is a conflist for a test bridge network with host-local IPAM
 // state under the daemon's directory (so leaked IPs are visible).
