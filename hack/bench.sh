@@ -102,7 +102,7 @@ for r in $(seq "$rounds"); do
   echo "bench: round $r/$rounds: containerd"
   ep=$(CTRD_BIN=$ctrd RUNC_BINARY=$runc "$H/containerd-ref.sh" start)
   BENCH_PARAMS=$params "$H/bench.sh" "$ep" > "$out/containerd-$r.txt" 2>&1 || true
-  bigpull "$ep" "$(dirname "${ep#unix://}")/root/io.containerd.snapshotter.v1.overlayfs/snapshots" "$out/bigpull-containerd-$r.txt"
+  bigpull "$ep" "$(dirname "${ep#unix://}")/root/io.containerd.snapshotter.v1.overlayfs/snapshots" "$out/bigpull-containerd-$r.txt" -daemon-pid "$(cat "$work/run/containerd.pid")"
   if [ "$r" = "$rounds" ]; then
     bin/density -endpoint "$ep" -serial "$serial" > "$out/containerd-serial.txt" 2>&1 || true
     ctrd_dir=$(dirname "${ep#unix://}")
@@ -113,7 +113,7 @@ for r in $(seq "$rounds"); do
   echo "bench: round $r/$rounds: wincri"
   start_wincri
   BENCH_PARAMS=$params "$H/bench.sh" "$wep" > "$out/wincri-$r.txt" 2>&1 || true
-  bigpull "$wep" "$wsnaps" "$out/bigpull-wincri-$r.txt" "${wmetrics[@]}"
+  bigpull "$wep" "$wsnaps" "$out/bigpull-wincri-$r.txt" -daemon-pid "$wpid" "${wmetrics[@]}"
   files+=("$out/containerd-$r.txt" "$out/wincri-$r.txt")
   bfiles+=("$out/bigpull-containerd-$r.txt" "$out/bigpull-wincri-$r.txt")
   [ "$r" = "$rounds" ] || stop_wincri

@@ -2,13 +2,16 @@
 # round (files: containerd and wincri outputs in run order, c1 w1 c2 w2 ...;
 # each holds the runs of that round, the fastest counts). Prints each
 # round's times and the speedup containerd/wincri, their median and worst
-# round, and whether wincri finished at least 1.5x sooner in both. A run
+# round, and whether wincri finished at least 1.5x sooner in both, with
+# the snapshots created and the CPU time each daemon used in its fastest run
+# (bigpull -daemon-pid). A run
 # that failed (e.g. a layer unpacked twice) is printed and fails the target.
 FNR == 1 { file++; round = int((file + 1) / 2); side = (file % 2) ? "c" : "w"; rounds = round }
 /^bigpull: [0-9]+ concurrent pulls/ {
   t = $0; sub(/.*total /, "", t); sub(/ s .*/, "", t)
-  if (best[side, round] == "" || t + 0 < best[side, round]) best[side, round] = t + 0
-  s = $0; sub(/.*snapshots created /, "", s); sub(/,.*/, "", s); snaps[side, round] = s
+  c = "-"; if ($0 ~ /daemon CPU/) { c = $0; sub(/.*daemon CPU /, "", c); sub(/ s.*/, "", c) }
+  s = $0; sub(/.*snapshots created /, "", s); sub(/,.*/, "", s)
+  if (best[side, round] == "" || t + 0 < best[side, round]) { best[side, round] = t + 0; cpu[side, round] = c; snaps[side, round] = s }
   if ($0 ~ /layers unpacked/) { u = $0; sub(/.*layers unpacked /, "", u); unpacked[round] = u }
   next
 }
@@ -16,11 +19,11 @@ FNR == 1 { file++; round = int((file + 1) / 2); side = (file % 2) ? "c" : "w"; r
 function sortn(arr, k,   i, j, t) { for (i = 2; i <= k; i++) for (j = i; j > 1 && arr[j-1] > arr[j]; j--) { t = arr[j]; arr[j] = arr[j-1]; arr[j-1] = t } }
 END {
   printf "two concurrent pulls of one large image, seconds (best of the round's runs):\n"
-  printf "%-6s %11s %9s %10s %19s %15s\n", "round", "containerd", "wincri", "speedup", "snapshots (c / w)", "wincri unpacks"
+  printf "%-6s %11s %9s %10s %19s %15s %20s\n", "round", "containerd", "wincri", "speedup", "snapshots (c / w)", "wincri unpacks", "daemon CPU s (c / w)"
   k = 0
   for (r = 1; r <= rounds; r++) {
     if (best["c", r] > 0 && best["w", r] > 0) v[++k] = best["c", r] / best["w", r]
-    printf "%-6d %11s %9s %10s %19s %15s\n", r, best["c", r], best["w", r], (best["c", r] > 0 && best["w", r] > 0) ? sprintf("%.2f", best["c", r] / best["w", r]) : "-", snaps["c", r] " / " snaps["w", r], unpacked[r] == "" ? "-" : unpacked[r]
+    printf "%-6d %11s %9s %10s %19s %15s %20s\n", r, best["c", r], best["w", r], (best["c", r] > 0 && best["w", r] > 0) ? sprintf("%.2f", best["c", r] / best["w", r]) : "-", snaps["c", r] " / " snaps["w", r], unpacked[r] == "" ? "-" : unpacked[r], cpu["c", r] " / " cpu["w", r]
   }
   if (k == 0) { print "bigpull: no complete round"; exit }
   sortn(v, k)

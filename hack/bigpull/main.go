@@ -61,8 +61,9 @@ func main() {
 		snaps := fs.String("snapshots", "", "the overlay snapshotter's snapshots directory, to count the snapshots created")
 		metrics := fs.String("metrics", "", "wincri's metrics address host:port: fail unless each layer is unpacked once")
 		layers := fs.Int("layers", 10, "layers the image has (with -metrics)")
+		daemon := fs.Int("daemon-pid", 0, "the runtime daemon's pid: print the CPU time it used during the pulls")
 		fs.Parse(os.Args[2:])
-		pull(*ep, *image, *n, *snaps, *metrics, *layers)
+		pull(*ep, *image, *n, *snaps, *metrics, *layers, *daemon)
 	default:
 		fail(fmt.Errorf("unknown command %q", os.Args[1]))
 	}
@@ -150,7 +151,7 @@ func text(rng *rand.Rand, n int) []byte {
 	return b[:n]
 }
 
-func pull(ep, image string, n int, snaps, metrics string, layers int) {
+func pull(ep, image string, n int, snaps, metrics string, layers, daemon int) {
 	conn, err := grpc.NewClient(ep, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		fail(err)
@@ -164,6 +165,7 @@ func pull(ep, image string, n int, snaps, metrics string, layers int) {
 	settle(snaps)
 	before := unpacked(metrics)
 	watch := newSnapshotWatch(snaps)
+	cpu0, cpuOK := cpuSeconds(daemon)
 	start := time.Now()
 	done := make([]time.Duration, n)
 	var wg sync.WaitGroup
@@ -192,6 +194,9 @@ func pull(ep, image string, n int, snaps, metrics string, layers int) {
 		line += fmt.Sprintf(" %.2f", d.Seconds())
 	}
 	line += ")"
+	if cpu1, ok := cpuSeconds(daemon); daemon > 0 && ok && cpuOK {
+		line += fmt.Sprintf(", daemon CPU %.2f s", cpu1-cpu0)
+	}
 	if snaps != "" {
 		line += fmt.Sprintf(", snapshots created %d", created)
 	}
