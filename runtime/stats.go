@@ -176,12 +176,12 @@ func (r *Runtime) primeStats(podID string, rec *records.Container) {
 const statsCollectInterval = 5 * time.Second
 
 // keepStatsWarm re-reads, every statsCollectInterval, what a stats list (or
-// a container start) read before and what is cheap to read directly: the
-// usage of running tasks from their cgroups, pods' network counters, and
-// writable layers once their reading is older than the layers' maxAge. So no
-// list waits for a reading, however seldom kubelet lists (cAdvisor's
-// housekeeping does the same). Tasks only the shim can read (Windows,
-// systemd cgroups) are left to the lists. It returns when stop is closed.
+// a container start) read before: the usage of running tasks (from their
+// cgroups, else through their shims: Windows, systemd cgroups), pods'
+// network counters, and writable layers once their reading is older than
+// the layers' maxAge. So no list waits for a reading, and none is answered
+// from a reading much older than the interval, however seldom kubelet lists
+// (cAdvisor's housekeeping does the same). It returns when stop is closed.
 func (r *Runtime) keepStatsWarm(stop <-chan struct{}) {
 	t := time.NewTicker(statsCollectInterval)
 	defer t.Stop()
@@ -199,7 +199,9 @@ func (r *Runtime) keepStatsWarm(stop <-chan struct{}) {
 func (r *Runtime) warmStats(ctx context.Context) {
 	c := r.stats
 	refresh := func(podID, taskID string) {
-		if u, ok := r.readTaskDirect(podID, taskID, time.Now()); ok {
+		ctx, cancel := context.WithTimeout(ctx, statsCollectInterval)
+		defer cancel()
+		if u := r.readTaskUsage(ctx, podID, taskID); u.Valid() {
 			c.usage.put(c, taskID, u, true)
 		}
 	}

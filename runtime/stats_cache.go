@@ -36,7 +36,8 @@ func newStatsCache() *statsCache {
 		// keepStatsWarm renews usage and network readings every
 		// statsCollectInterval: a list asks for a new reading only when that
 		// has not happened, so 110 pods listed do not set off 330 reads that
-		// the next list competes with.
+		// the next list competes with. (Windows pods' network counters are
+		// read by the lists: HCN endpoint statistics.)
 		usage: cachedReadings[stats.Usage]{name: "usage", maxAge: statsCollectInterval + time.Second, staleAge: 15 * time.Second},
 		// Writable-layer sizes walk the layer: cAdvisor measures container
 		// disk usage once a minute.
