@@ -10,6 +10,7 @@ import (
 
 	"github.com/containerd/errdefs"
 	"github.com/containerd/log"
+	"github.com/moby/sys/mountinfo"
 	"github.com/opencontainers/runtime-spec/specs-go"
 )
 
@@ -24,6 +25,10 @@ type nodeCgroups struct {
 	cpuset  bool
 	// controllers are the v2 controllers available to children of the root.
 	controllers map[string]bool
+	// sharedMountOptions are the host's cgroup2 mount options that a
+	// container's cgroup2 mount without a cgroup namespace must keep: it
+	// shares the host's superblock, and mounting without them clears them.
+	sharedMountOptions []string
 }
 
 const cgroupRoot = "/sys/fs/cgroup"
@@ -34,8 +39,29 @@ var (
 )
 
 func hostCgroups() nodeCgroups {
-	nodeCgroupsOnce.Do(func() { nodeCgroupsVal = probeCgroups(cgroupRoot, selfCgroupV2()) })
+	nodeCgroupsOnce.Do(func() {
+		nodeCgroupsVal = probeCgroups(cgroupRoot, selfCgroupV2())
+		if nodeCgroupsVal.v2 {
+			nodeCgroupsVal.sharedMountOptions = cgroup2SharedOptions()
+		}
+	})
 	return nodeCgroupsVal
+}
+
+// cgroup2SharedOptions reads nsdelegate and memory_recursiveprot, where set,
+// from the host's /sys/fs/cgroup mount.
+func cgroup2SharedOptions() []string {
+	info, err := mountinfo.GetMounts(mountinfo.SingleEntryFilter(cgroupRoot))
+	if err != nil || len(info) != 1 {
+		return nil
+	}
+	var out []string
+	for _, o := range strings.Split(info[0].VFSOptions, ",") {
+		if o == "nsdelegate" || o == "memory_recursiveprot" {
+			out = append(out, o)
+		}
+	}
+	return out
 }
 
 // probeCgroups reads what the hierarchy under root offers; self is this

@@ -231,9 +231,8 @@ func requirePropagation(path string, kinds ...string) error {
 // (oci.WithWriteableCgroupfs makes it writable for privileged containers),
 // as containerd and CRI-O do: .NET, the JVM and Go size their heaps and
 // thread pools from the limits they read there. A CRI mount at
-// /sys/fs/cgroup takes its place. Without a cgroup namespace a cgroup2 mount
-// shares the host's superblock, so it keeps the host's nsdelegate and
-// memory_recursiveprot options instead of clearing them.
+// /sys/fs/cgroup takes its place. Without a cgroup namespace it keeps the
+// host's shared cgroup2 options (nodeCgroups.sharedMountOptions).
 func withCgroupfs(mounts []*runtimeapi.Mount) oci.SpecOpts {
 	return func(_ context.Context, _ oci.Client, _ *containers.Container, s *specs.Spec) error {
 		for _, m := range mounts {
@@ -245,12 +244,8 @@ func withCgroupfs(mounts []*runtimeapi.Mount) oci.SpecOpts {
 		cgroupNS := s.Linux != nil && slices.ContainsFunc(s.Linux.Namespaces, func(ns specs.LinuxNamespace) bool {
 			return ns.Type == specs.CgroupNamespace
 		})
-		if info, err := mountinfo.GetMounts(mountinfo.SingleEntryFilter(cgroupRoot)); err == nil && len(info) == 1 && !cgroupNS {
-			for _, o := range strings.Split(info[0].VFSOptions, ",") {
-				if o == "nsdelegate" || o == "memory_recursiveprot" {
-					opts = append(opts, o)
-				}
-			}
+		if !cgroupNS {
+			opts = append(opts, hostCgroups().sharedMountOptions...)
 		}
 		s.Mounts = append(s.Mounts, specs.Mount{Source: "cgroup", Destination: cgroupRoot, Type: "cgroup", Options: opts})
 		return nil

@@ -78,14 +78,7 @@ func (r *Runtime) primePodNetwork(podID string, pid uint32) {
 // warmPodNetwork re-reads a pod's network counters (see keepStatsWarm)
 // through one of its running containers, or its pause process.
 func (r *Runtime) warmPodNetwork(rec *records.Pod) {
-	var pid uint32
-	for _, c := range r.podContainers(rec.Id) {
-		if crec := c.snapshot(); crec.State == records.ContainerState_CONTAINER_RUNNING {
-			pid = crec.Pid
-			break
-		}
-	}
-	if nu := podNetwork(rec, pid); nu != nil {
+	if nu := podNetwork(rec, runningPid(r.podContainers(rec.Id))); nu != nil {
 		r.stats.nets.put(r.stats, rec.Id, nu, true)
 	}
 }

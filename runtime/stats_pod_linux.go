@@ -28,13 +28,9 @@ func (r *Runtime) podStats(ctx context.Context, p *pod) *runtimeapi.PodSandboxSt
 	if !total.Valid() {
 		total = stats.Empty(time.Now())
 	}
-	var pid uint32 // a running container's, for the network counters
 	for _, c := range ctrs {
 		if u := r.taskUsage(ctx, rec.Id, c.rec.Id); u.Valid() {
 			total = total.Add(u)
-		}
-		if crec := c.snapshot(); crec.State == records.ContainerState_CONTAINER_RUNNING && pid == 0 {
-			pid = crec.Pid
 		}
 	}
 	ps.Linux = &runtimeapi.LinuxPodSandboxStats{
@@ -42,7 +38,18 @@ func (r *Runtime) podStats(ctx context.Context, p *pod) *runtimeapi.PodSandboxSt
 		Memory:     total.Mem,
 		Process:    &runtimeapi.ProcessUsage{Timestamp: total.At.UnixNano(), ProcessCount: &runtimeapi.UInt64Value{Value: total.Pids}},
 		Containers: cstats,
-		Network:    r.podNetworkUsage(rec, pid),
+		Network:    r.podNetworkUsage(rec, runningPid(ctrs)),
 	}
 	return ps
+}
+
+// runningPid is the pid of the first running container of ctrs, 0 if none:
+// it is in the pod's network namespace, for the network counters.
+func runningPid(ctrs []*container) uint32 {
+	for _, c := range ctrs {
+		if crec := c.snapshot(); crec.State == records.ContainerState_CONTAINER_RUNNING {
+			return crec.Pid
+		}
+	}
+	return 0
 }
