@@ -20,6 +20,7 @@ import (
 // containerd does. Whatever fails undoes what was done; a crash midway is
 // undone at the next start.
 func (r *Runtime) CreateContainer(ctx context.Context, podID string, cfg *runtimeapi.ContainerConfig) (_ string, retErr error) {
+	defer r.activity.begin()()
 	if err := validateContainerConfig(cfg); err != nil {
 		return "", err
 	}

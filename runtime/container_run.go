@@ -19,6 +19,7 @@ import (
 // StartContainer creates the container's task in the pod's shim, with its
 // output going to the CRI log, and starts it.
 func (r *Runtime) StartContainer(ctx context.Context, id string) (retErr error) {
+	defer r.activity.begin()()
 	c, err := r.lookupContainer(id)
 	if err != nil {
 		return err
@@ -182,6 +183,7 @@ func (r *Runtime) recordExit(c *container, s *shim.Shim, st exitStatus) {
 // StopContainer stops a running container: its stop signal, then SIGKILL
 // after timeout seconds. Stopping a stopped or unknown container succeeds.
 func (r *Runtime) StopContainer(ctx context.Context, id string, timeout int64) error {
+	defer r.activity.begin()()
 	c, err := ifKnown(r.lookupContainer(id))
 	if c == nil {
 		return err
@@ -239,6 +241,7 @@ func (r *Runtime) imageStopSignal(c *container) string {
 // the background (RemovePodSandbox, RemoveImage and Close wait for that),
 // and if wincri dies before, the sweep at its next start removes them.
 func (r *Runtime) RemoveContainer(ctx context.Context, id string) error {
+	defer r.activity.begin()()
 	c, err := ifKnown(r.lookupContainer(id))
 	if c == nil {
 		return err

@@ -28,6 +28,7 @@ import (
 // runs while the shim and pause start. Whatever fails undoes what was done;
 // a crash midway is undone at the next start.
 func (r *Runtime) RunPodSandbox(ctx context.Context, cfg *runtimeapi.PodSandboxConfig, handlerName string) (_ string, retErr error) {
+	defer r.activity.begin()()
 	if err := validatePodConfig(cfg); err != nil {
 		return "", err
 	}
@@ -56,10 +57,19 @@ func (r *Runtime) RunPodSandbox(ctx context.Context, cfg *runtimeapi.PodSandboxC
 		// still find it (see reachShim).
 		Shim: &records.Shim{Binary: h.shim, Bundle: r.bundleDir(id)},
 	}}
+	// A spare shim is recorded before the pod takes it, likewise.
+	spare := r.spares.take(ctx, h, id)
+	if spare != nil {
+		p.rec.Shim = spare.s.Info
+	}
 	if err := r.persistPod(p); err != nil {
 		r.releaseName(name, id)
+		if spare != nil {
+			r.spares.discard(ctx, spare)
+		}
 		return "", err
 	}
+	defer r.spares.refill(h) // once this pod runs (or failed)
 	defer func() {
 		if retErr != nil {
 			cctx := context.WithoutCancel(ctx)
@@ -73,7 +83,7 @@ func (r *Runtime) RunPodSandbox(ctx context.Context, cfg *runtimeapi.PodSandboxC
 	// made; the waits below are registered after the teardown above, so
 	// they run first: the teardown must see the shim, and CNI ADD must have
 	// finished before its DEL.
-	shimDone, err := r.launchShim(ctx, p, h)
+	shimDone, err := r.launchShim(ctx, p, h, spare)
 	if err != nil {
 		return "", err
 	}
@@ -212,17 +222,32 @@ func shimSpec(p *pod) *specs.Spec {
 }
 
 // launchShim writes the pod's bundle and starts its shim in the background
-// (p.rec.Shim must already be persisted). The returned function waits for
-// the start and keeps the shim (any number of calls); the caller persists
-// its address.
-func (r *Runtime) launchShim(ctx context.Context, p *pod, h handler) (func() (*shim.Shim, error), error) {
+// (p.rec.Shim must already be persisted), or adopts spare, a shim already
+// running. The returned function waits for the start and keeps the shim
+// (any number of calls); the caller persists its address.
+func (r *Runtime) launchShim(ctx context.Context, p *pod, h handler, spare *spare) (func() (*shim.Shim, error), error) {
 	id := p.rec.Id
+	var started func() (*shim.Shim, error)
+	if spare != nil {
+		if err := r.spares.adopt(ctx, spare); err != nil {
+			log.G(ctx).WithError(err).WithField("pod", id).Warn("starting the pod's own shim")
+			p.rec.Shim = &records.Shim{Binary: h.shim, Bundle: r.bundleDir(id)}
+			if err := r.persistPod(p); err != nil {
+				return nil, err
+			}
+			spare = nil
+		} else {
+			started = func() (*shim.Shim, error) { return spare.s, nil }
+		}
+	}
 	if err := r.writeBundle(id, shimSpec(p)); err != nil {
 		return nil, err
 	}
-	started := background(func() (*shim.Shim, error) {
-		return r.shims.Start(ctx, id, h.shim, r.bundleDir(id), h.opts)
-	})
+	if spare == nil {
+		started = background(func() (*shim.Shim, error) {
+			return r.shims.Start(ctx, id, h.shim, r.bundleDir(id), h.opts)
+		})
+	}
 	var once sync.Once
 	return func() (*shim.Shim, error) {
 		s, err := started()

@@ -70,7 +70,7 @@ func (r *Runtime) ensurePodShim(ctx context.Context, p *pod) (*shim.Shim, error)
 	if err := r.persistPod(p); err != nil {
 		return nil, err
 	}
-	started, err := r.launchShim(ctx, p, h)
+	started, err := r.launchShim(ctx, p, h, nil) // the bundle is there: no spare
 	if err != nil {
 		return nil, err
 	}
@@ -89,6 +89,7 @@ func (r *Runtime) ensurePodShim(ctx context.Context, p *pod) (*shim.Shim, error)
 // tears down the pod network and shuts the shim down. Stopping a stopped or
 // unknown pod succeeds.
 func (r *Runtime) StopPodSandbox(ctx context.Context, id string) error {
+	defer r.activity.begin()()
 	p, err := ifKnown(r.lookupPod(id))
 	if p == nil {
 		return err
@@ -162,6 +163,7 @@ func (r *Runtime) stopPause(ctx context.Context, p *pod, s *shim.Shim) error {
 // RemovePodSandbox stops the pod if needed, then removes its containers and
 // every trace of it. Removing an unknown pod succeeds.
 func (r *Runtime) RemovePodSandbox(ctx context.Context, id string) error {
+	defer r.activity.begin()()
 	p, err := ifKnown(r.lookupPod(id))
 	if p == nil {
 		return err

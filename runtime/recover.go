@@ -56,6 +56,7 @@ func (r *Runtime) recover(ctx context.Context) error {
 	if err := joinErrs(errs); err != nil {
 		return err
 	}
+	r.spares.reap(ctx)
 	r.sweep(ctx)
 	return nil
 }

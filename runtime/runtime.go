@@ -31,6 +31,8 @@ type Runtime struct {
 	Images   *images.Store
 	store    *store.Store
 	shims    *shim.Manager
+	spares   *spareShims
+	activity activity
 	net      network.Manager
 	handlers map[string]handler
 	events   *eventHub
@@ -123,6 +125,7 @@ func New(ctx context.Context, cfg *config.Config, opts ...Option) (_ *Runtime, r
 	if err != nil {
 		return nil, err
 	}
+	r.spares = newSpareShims(r)
 	r.logMissingCgroups(ctx)
 	if err := r.recover(ctx); err != nil {
 		r.shims.Close()
@@ -154,6 +157,7 @@ func (r *Runtime) Close() error {
 		}
 	}
 	r.mu.Unlock()
+	r.spares.close()
 	r.waitCleanups()
 	return errors.Join(r.shims.Close(), r.store.Close(), r.Images.Close())
 }

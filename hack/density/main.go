@@ -38,6 +38,7 @@ func main() {
 	cleanup := flag.Bool("cleanup", false, "stop and remove every pod, then exit")
 	serial := flag.Int("serial", 0, "instead: start this many pods of one container one after the other, and print each call's p50")
 	verbose := flag.Bool("v", false, "print each ListPodSandboxStats latency")
+	gap := flag.Duration("gap", 0, "with -serial: pause between one pod's start and the next (pods arriving apart, as on a node, rather than back to back)")
 	sharedPID := flag.Bool("shared-pid", false, "pods share one PID namespace (critest's zero-value config) instead of kubelet's default, a PID namespace per container")
 	flag.Parse()
 	pidMode = runtimeapi.NamespaceMode_CONTAINER
@@ -65,7 +66,7 @@ func main() {
 			fail(err)
 		}
 		if *serial > 0 {
-			runSerial(ctx, rt, *serial, *image)
+			runSerial(ctx, rt, *serial, *image, *gap)
 			return
 		}
 		run(ctx, rt, *pods, *ctrs, *par, *image)
@@ -150,8 +151,8 @@ func startContainer(ctx context.Context, rt runtimeapi.RuntimeServiceClient, pod
 
 // runSerial starts n pods of one container one after the other, then stops
 // and removes them, and prints each call's p50 and the sum of the three
-// start calls' p50s.
-func runSerial(ctx context.Context, rt runtimeapi.RuntimeServiceClient, n int, image string) {
+// start calls' p50s. gap is a pause after each pod's start.
+func runSerial(ctx context.Context, rt runtimeapi.RuntimeServiceClient, n int, image string, gap time.Duration) {
 	calls := []string{"RunPodSandbox", "CreateContainer", "StartContainer", "StopPodSandbox", "RemovePodSandbox"}
 	lat := make([][]time.Duration, len(calls))
 	ids := make([]string, n)
@@ -166,6 +167,7 @@ func runSerial(ctx context.Context, rt runtimeapi.RuntimeServiceClient, n int, i
 		t2, t3 := startContainer(ctx, rt, resp.PodSandboxId, cfg, containerConfig("c", image))
 		ids[i] = resp.PodSandboxId
 		lat[0], lat[1], lat[2] = append(lat[0], t1.Sub(t0)), append(lat[1], t2.Sub(t1)), append(lat[2], t3.Sub(t2))
+		time.Sleep(gap)
 	}
 	for _, id := range ids {
 		t0 := time.Now()

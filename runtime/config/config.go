@@ -38,6 +38,11 @@ type Config struct {
 	// mounts. Pods sharing one PID namespace, with sysctls or with a user
 	// namespace still get one; Windows pods always do.
 	DropInfra bool `toml:"drop_infra"`
+	// SpareShims keeps one started, idle shim per runtime handler in use,
+	// which the next pod takes instead of waiting for its own to start
+	// (Linux, containerd-shim-runc-v2 only: runhcs, kata and gVisor shims
+	// read the pod's spec when they start).
+	SpareShims bool `toml:"spare_shims"`
 	// StrictResources fails a container that asks for a limit this node's
 	// cgroups cannot enforce (hugepage limits without the hugetlb controller,
 	// swap without swap accounting, cpuset without its controller, unified
@@ -152,6 +157,7 @@ func Default() *Config {
 		GCPercent:      50,
 		SandboxImage:   "registry.k8s.io/pause:3.10",
 		DropInfra:      true,
+		SpareShims:     true,
 		DefaultRuntime: defaultRuntimeName,
 		Runtimes:       defaultRuntimes(),
 		Registry: Registry{
@@ -296,6 +302,9 @@ sandbox_image = {{q .SandboxImage}}
 # namespace, no sysctls, no user namespace): their network, IPC and UTS
 # namespaces are held by bind mounts instead. false gives every pod a pause.
 drop_infra = {{.DropInfra}}
+# Keep one started, idle containerd-shim-runc-v2 per runtime handler in use
+# (Linux): the next pod takes it instead of waiting 50-100 ms for its own.
+spare_shims = {{.SpareShims}}
 # Linux: a container asking for a limit this node's cgroups cannot enforce
 # (hugepage limits without the hugetlb controller, swap limits without swap
 # accounting, cpuset without its controller, unified keys on cgroup v1) starts

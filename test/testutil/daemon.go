@@ -251,9 +251,31 @@ func (d *Daemon) Forget() {
 	d.cmd = nil
 }
 
-// Shims returns the pids of the shim processes serving this daemon (their
-// command line names its directory).
-func (d *Daemon) Shims() []int { return shimsBelow(d.Dir) }
+// Shims returns the pids of the shim processes serving this daemon's pods
+// (their command line names its directory), not its idle spare shims.
+func (d *Daemon) Shims() []int { return d.shims(false) }
+
+// SpareShims returns the pids of the daemon's idle spare shims: the shim
+// servers (not a "start" still running) that work in a directory under its
+// state's spares/ (a pod takes one by renaming that directory to its bundle).
+func (d *Daemon) SpareShims() []int { return d.shims(true) }
+
+func (d *Daemon) shims(spare bool) []int {
+	var pids []int
+	spares := filepath.Join(d.Dir, "s", "spares") + "/"
+	for _, pid := range shimsBelow(d.Dir) {
+		cwd, err := os.Readlink(fmt.Sprintf("/proc/%d/cwd", pid))
+		if err != nil || strings.HasPrefix(cwd, spares) != spare {
+			continue
+		}
+		b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+		if spare && strings.HasSuffix(string(b), "\x00start\x00") {
+			continue
+		}
+		pids = append(pids, pid)
+	}
+	return pids
+}
 
 // ShimIDs returns the -id of each shim still serving this daemon.
 func (d *Daemon) ShimIDs() []string {

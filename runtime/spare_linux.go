@@ -1,0 +1,316 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	taskapi "github.com/containerd/containerd/api/runtime/task/v3"
+	"github.com/containerd/log"
+	"github.com/opencontainers/runtime-spec/specs-go"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/wincri/wincri/proto/records"
+	"github.com/wincri/wincri/runtime/failpoint"
+	"github.com/wincri/wincri/runtime/shim"
+)
+
+// spareShims keeps one started, idle shim per runtime handler that has run
+// a pod, so that RunPodSandbox does not wait for a shim to start (two execs
+// of the shim binary, 60-80 ms on a busy node, most of a pause pod's
+// critical path besides runc). A runtime-v2 shim is not bound to a pod
+// until it creates a task: it reads only the annotations of the bundle it
+// starts in, and a spare starts in one that names no pod.
+//
+// A spare lives in its own directory under <state>/spares: its working
+// directory, which holds its log fifo, its socket's address file and its
+// record (shim.pb). A pod takes it by renaming that directory to the pod's
+// bundle: the shim's working directory moves with it, so the shim's later
+// "delete" and a reattach after a restart find everything where a shim
+// started for that pod would have it. A spare that a crash leaves behind
+// is shut down at the next start (reap).
+//
+// Spares are made of idle time: one starts only once no pod or container
+// has started or stopped for spareQuiet, so pods started back to back
+// start their own shims as without spares, and a pod that comes after a
+// pause finds one ready.
+type spareShims struct {
+	r      *Runtime
+	dir    string
+	mu     sync.Mutex
+	slots  map[string]*spareSlot // by handler name: a spare starting or ready
+	closed bool
+	wg     sync.WaitGroup
+}
+
+// spareSlot is a spare being started; s is set (nil if the start failed)
+// before done closes. A pod may claim it while it starts: the wait is
+// shorter than starting a shim of its own.
+type spareSlot struct {
+	done    chan struct{}
+	s       *spare
+	begun   bool // the start began: a pod may wait for it
+	claimed bool
+}
+
+type spare struct {
+	id, dir string
+	s       *shim.Shim
+}
+
+const (
+	spareRecord  = "shim.pb"
+	spareHandler = "handler"
+)
+
+func newSpareShims(r *Runtime) *spareShims {
+	return &spareShims{r: r, dir: filepath.Join(r.cfg.State, "spares"), slots: map[string]*spareSlot{}}
+}
+
+// take hands the spare of h to the pod id, waiting for it if it is still
+// starting: its record (Bundle is the pod's bundle) is what the caller
+// persists before calling adopt. It returns nil when there is no spare
+// (none started yet, or another pod took it).
+func (sp *spareShims) take(ctx context.Context, h handler, id string) *spare {
+	sp.mu.Lock()
+	slot := sp.slots[h.name]
+	if sp.closed || slot == nil || !slot.begun {
+		sp.mu.Unlock()
+		return nil
+	}
+	delete(sp.slots, h.name)
+	slot.claimed = true
+	sp.mu.Unlock()
+	select {
+	case <-slot.done:
+	case <-ctx.Done():
+		go func() { // nobody else will take it
+			<-slot.done
+			if slot.s != nil {
+				sp.discard(context.Background(), slot.s)
+			}
+		}()
+		return nil
+	}
+	s := slot.s
+	if s == nil {
+		return nil
+	}
+	select {
+	case <-s.s.Dead():
+		log.G(ctx).WithField("spare", s.id).Warn("spare shim died while idle; starting the pod's shim instead")
+		sp.discard(ctx, s)
+		return nil
+	default:
+	}
+	info := proto.Clone(s.s.Info).(*records.Shim)
+	info.Bundle = sp.r.bundleDir(id)
+	s.s.Info = info
+	return s
+}
+
+// adopt moves the spare's directory to the pod's bundle. On failure the
+// spare is shut down and the caller starts a shim of its own.
+func (sp *spareShims) adopt(ctx context.Context, s *spare) error {
+	failpoint.Crash("spare-before-adopt")
+	err := os.MkdirAll(filepath.Dir(s.s.Info.Bundle), 0o711)
+	if err == nil {
+		err = os.Rename(s.dir, s.s.Info.Bundle)
+	}
+	failpoint.Crash("spare-after-adopt")
+	if err != nil {
+		sp.discard(ctx, s)
+		return fmt.Errorf("adopt spare shim %s: %w", s.id, err)
+	}
+	log.G(ctx).WithField("spare", s.id).WithField("bundle", s.s.Info.Bundle).Debug("pod took a spare shim")
+	return nil
+}
+
+// refill starts a spare for h in the background, at the next quiet moment,
+// unless one is waiting for it, starting or ready. RunPodSandbox calls it.
+func (sp *spareShims) refill(h handler) {
+	if !sp.r.cfg.SpareShims || !spareable(h) {
+		return
+	}
+	sp.mu.Lock()
+	defer sp.mu.Unlock()
+	if sp.closed || sp.slots[h.name] != nil {
+		return
+	}
+	slot := &spareSlot{done: make(chan struct{})}
+	sp.slots[h.name] = slot
+	sp.wg.Go(func() {
+		defer close(slot.done)
+		if !sp.waitQuiet(slot) {
+			return
+		}
+		s, err := sp.start(h)
+		sp.mu.Lock()
+		defer sp.mu.Unlock()
+		slot.s = s
+		if err != nil {
+			log.L.WithError(err).WithField("handler", h.name).Warn("could not start a spare shim")
+			if sp.slots[h.name] == slot {
+				delete(sp.slots, h.name)
+			}
+		}
+	})
+}
+
+// spareQuiet is how long no pod or container may have started or stopped
+// before a spare starts. Starting one forks and execs the shim twice, which
+// slows a concurrent runc (its cgroup writes wait for the forks) by more
+// than a spare saves a pod: spares are made of idle time, not of pods'.
+const spareQuiet = 100 * time.Millisecond
+
+// waitQuiet waits until the runtime has been quiet for spareQuiet and marks
+// slot begun; false if the pool closed meanwhile.
+func (sp *spareShims) waitQuiet(slot *spareSlot) bool {
+	for {
+		sp.mu.Lock()
+		closed := sp.closed
+		quiet := !closed && sp.r.activity.quietFor(spareQuiet)
+		if quiet {
+			slot.begun = true
+		}
+		sp.mu.Unlock()
+		if closed || quiet {
+			return quiet
+		}
+		time.Sleep(spareQuiet / 4)
+	}
+}
+
+func (sp *spareShims) start(h handler) (*spare, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	id := "spare-" + newID()[:16]
+	dir := filepath.Join(sp.dir, id)
+	// The handler first: a crash during the start leaves a directory
+	// whose shim reap must still find.
+	if err := os.MkdirAll(dir, 0o711); err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(filepath.Join(dir, spareHandler), []byte(h.name), 0o600); err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	if err := writeSpec(dir, spareSpec()); err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	s, err := sp.r.shims.Start(ctx, id, h.shim, dir, h.opts)
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	rec := &spare{id: id, dir: dir, s: s}
+	// A round trip: the shim serves once it opened its log fifo. One taken
+	// and then left by a crash before that would wait for a reader of the
+	// fifo in this directory forever, and answer no Shutdown.
+	_, err = s.Task.Connect(ctx, &taskapi.ConnectRequest{ID: id})
+	var b []byte
+	if err == nil {
+		b, err = proto.Marshal(s.Info)
+	}
+	if err == nil {
+		err = os.WriteFile(filepath.Join(dir, spareRecord), b, 0o600)
+	}
+	if err != nil {
+		sp.discard(ctx, rec)
+		return nil, err
+	}
+	return rec, nil
+}
+
+// spareable: only runc's v2 shim is known to start the same for every pod.
+// Others (kata, gVisor) read the pod's spec at start (a VM, a sandbox) and
+// start their own shim as before.
+func spareable(h handler) bool { return filepath.Base(h.shim) == "containerd-shim-runc-v2" }
+
+// spareSpec is the bundle a spare starts in: it names no pod, so the shim
+// groups nothing under it (its socket is named after the spare's id).
+func spareSpec() *specs.Spec { return &specs.Spec{Version: specs.Version} }
+
+// spareShutdownTimeout bounds the wait for a spare's Shutdown: a shim that
+// does not answer must not hold up a stop or a start of the daemon.
+const spareShutdownTimeout = 10 * time.Second
+
+// discard shuts a spare down and removes its directory.
+func (sp *spareShims) discard(ctx context.Context, s *spare) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), spareShutdownTimeout)
+	defer cancel()
+	logErr(ctx, s.s.Shutdown(ctx, s.id), "shut down spare shim", "spare", s.id)
+	if !shim.Gone(s.s.Info, time.Second) {
+		log.G(ctx).WithField("spare", s.id).Warn("spare shim does not shut down")
+	}
+	logErr(ctx, os.RemoveAll(s.dir), "remove spare shim directory", "spare", s.id)
+}
+
+// close shuts the spares no pod claimed down (the daemon stops; pods'
+// shims stay).
+func (sp *spareShims) close() {
+	sp.mu.Lock()
+	sp.closed = true
+	slots := sp.slots
+	sp.slots = map[string]*spareSlot{}
+	sp.mu.Unlock()
+	sp.wg.Wait()
+	for _, slot := range slots {
+		if slot.s != nil {
+			sp.discard(context.Background(), slot.s)
+		}
+	}
+}
+
+// reap shuts down the spares a crash left behind. One whose start the crash
+// interrupted is started again in its directory: the shim then answers with
+// the address of the one that runs (or starts one), which is shut down.
+func (sp *spareShims) reap(ctx context.Context) {
+	entries, _ := os.ReadDir(sp.dir)
+	for _, e := range entries {
+		dir := filepath.Join(sp.dir, e.Name())
+		if err := sp.reapOne(ctx, e.Name(), dir); err != nil {
+			log.G(ctx).WithError(err).WithField("spare", e.Name()).Warn("could not shut down a spare shim left by a crash")
+		}
+		logErr(ctx, os.RemoveAll(dir), "remove spare shim directory", "spare", e.Name())
+	}
+}
+
+func (sp *spareShims) reapOne(ctx context.Context, id, dir string) error {
+	ctx, cancel := context.WithTimeout(ctx, spareShutdownTimeout)
+	defer cancel()
+	var s *shim.Shim
+	if b, err := os.ReadFile(filepath.Join(dir, spareRecord)); err == nil {
+		info := &records.Shim{}
+		if err := proto.Unmarshal(b, info); err != nil {
+			return err
+		}
+		if s, err = sp.r.shims.Connect(ctx, id, info); err != nil {
+			return nil // gone
+		}
+	} else {
+		name, err := os.ReadFile(filepath.Join(dir, spareHandler))
+		if err != nil {
+			return nil // the crash came before the start
+		}
+		h, err := sp.r.handlerFor(strings.TrimSpace(string(name)))
+		if err != nil {
+			return err
+		}
+		if s, err = sp.r.shims.Start(ctx, id, h.shim, dir, h.opts); err != nil {
+			return err
+		}
+	}
+	log.G(ctx).WithField("spare", id).Info("shutting down a spare shim left by a crash")
+	err := s.Shutdown(ctx, id)
+	if err == nil && !shim.Gone(s.Info, 5*time.Second) {
+		err = errors.New("it does not exit")
+	}
+	return err
+}
