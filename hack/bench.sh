@@ -13,7 +13,8 @@
 # critest's benchmark pods share one PID namespace (its zero-value config),
 # which needs a pause process; hack/density then measures pods shaped as
 # kubelet sends them by default (a PID namespace per container), one after
-# the other (SERIAL_PODS) and DENSITY_PODS x DENSITY_CONTAINERS 4 at a time.
+# the other (SERIAL_PODS), back to back and SERIAL_GAP (500ms) apart as pods
+# arrive on a node, and DENSITY_PODS x DENSITY_CONTAINERS 4 at a time.
 # Each round also times two concurrent pulls of one large image (hack/bigpull:
 # BIGPULL_LAYERS layers of BIGPULL_LAYER_MB MiB, pushed to the harness
 # registry), counting the snapshots each runtime creates for it; standalone
@@ -33,7 +34,7 @@ hack/install-deps.sh
 make -s build
 go build -o bin/density ./hack/density
 go build -o bin/bigpull ./hack/bigpull
-pods=${DENSITY_PODS:-110} ctrs=${DENSITY_CONTAINERS:-2} serial=${SERIAL_PODS:-40}
+pods=${DENSITY_PODS:-110} ctrs=${DENSITY_CONTAINERS:-2} serial=${SERIAL_PODS:-40} gap=${SERIAL_GAP:-500ms}
 
 ctrd=${CTRD_BIN:-$work/ctrd-2.4.2/containerd}
 if [ ! -x "$ctrd" ]; then
@@ -105,6 +106,7 @@ for r in $(seq "$rounds"); do
   bigpull "$ep" "$(dirname "${ep#unix://}")/root/io.containerd.snapshotter.v1.overlayfs/snapshots" "$out/bigpull-containerd-$r.txt" -daemon-pid "$(cat "$work/run/containerd.pid")"
   if [ "$r" = "$rounds" ]; then
     bin/density -endpoint "$ep" -serial "$serial" > "$out/containerd-serial.txt" 2>&1 || true
+    bin/density -endpoint "$ep" -serial "$serial" -gap "$gap" > "$out/containerd-serial-gap.txt" 2>&1 || true
     ctrd_dir=$(dirname "${ep#unix://}")
     bin/density -endpoint "$ep" -pods "$pods" -containers "$ctrs" -daemon-pid "$(cat "$work/run/containerd.pid")" -shim-match "$ctrd_dir" > "$out/containerd-density.txt" 2>&1 || true
     bin/density -endpoint "$ep" -cleanup >/dev/null 2>&1 || true
@@ -120,6 +122,7 @@ for r in $(seq "$rounds"); do
 done
 cp "$out/containerd-$rounds.txt" "$out/containerd.txt"; cp "$out/wincri-$rounds.txt" "$out/wincri.txt"
 bin/density -endpoint "$wep" -serial "$serial" > "$out/wincri-serial.txt" 2>&1 || true
+bin/density -endpoint "$wep" -serial "$serial" -gap "$gap" > "$out/wincri-serial-gap.txt" 2>&1 || true
 bin/density -endpoint "$wep" -pods "$pods" -containers "$ctrs" -daemon-pid $wpid -shim-match /run/wincri-bench > "$out/wincri-density.txt" 2>&1 || true
 # Reattach: kill -9 with every pod running, restart, time until all are listed ready.
 kill -KILL $wpid; wait $wpid 2>/dev/null || true
@@ -135,5 +138,6 @@ awk -f hack/bigpullrounds.awk "${bfiles[@]}"
 echo "last round:"
 awk -f hack/benchcompare.awk "$out/containerd.txt" "$out/wincri.txt"
 awk -f hack/serialcompare.awk "$out/containerd-serial.txt" "$out/wincri-serial.txt"
+awk -f hack/serialcompare.awk "$out/containerd-serial-gap.txt" "$out/wincri-serial-gap.txt"
 echo "== containerd"; cat "$out/containerd-density.txt"
 echo "== wincri"; cat "$out/wincri-density.txt"

@@ -52,10 +52,9 @@ type spareShims struct {
 // before done closes. A pod may claim it while it starts: the wait is
 // shorter than starting a shim of its own.
 type spareSlot struct {
-	done    chan struct{}
-	s       *spare
-	begun   bool // the start began: a pod may wait for it
-	claimed bool
+	done  chan struct{}
+	s     *spare
+	begun bool // the start began: a pod may wait for it
 }
 
 type spare struct {
@@ -72,6 +71,10 @@ func newSpareShims(r *Runtime) *spareShims {
 	return &spareShims{r: r, dir: filepath.Join(r.cfg.State, "spares"), slots: map[string]*spareSlot{}}
 }
 
+// spareClaimWait bounds how long a pod waits for a spare still starting (a
+// start takes 50-100 ms) before it starts a shim of its own.
+const spareClaimWait = 2 * time.Second
+
 // take hands the spare of h to the pod id, waiting for it if it is still
 // starting: its record (Bundle is the pod's bundle) is what the caller
 // persists before calling adopt. It returns nil when there is no spare
@@ -83,13 +86,19 @@ func (sp *spareShims) take(ctx context.Context, h handler, id string) *spare {
 		sp.mu.Unlock()
 		return nil
 	}
-	delete(sp.slots, h.name)
-	slot.claimed = true
+	delete(sp.slots, h.name) // claimed
 	sp.mu.Unlock()
+	wait := time.NewTimer(spareClaimWait)
+	defer wait.Stop()
 	select {
 	case <-slot.done:
 	case <-ctx.Done():
-		go func() { // nobody else will take it
+	case <-wait.C:
+	}
+	select {
+	case <-slot.done:
+	default: // the caller starts its own shim; nobody else will take this one
+		go func() {
 			<-slot.done
 			if slot.s != nil {
 				sp.discard(context.Background(), slot.s)
@@ -268,18 +277,26 @@ func (sp *spareShims) close() {
 	}
 }
 
-// reap shuts down the spares a crash left behind. One whose start the crash
-// interrupted is started again in its directory: the shim then answers with
-// the address of the one that runs (or starts one), which is shut down.
+// reap shuts down the spares a crash left behind, in the background: they
+// serve no pod, so the restart does not wait for them. They are listed now,
+// before a new spare can start. One whose start the crash interrupted is
+// started again in its directory: the shim then answers with the address of
+// the one that runs (or starts one), which is shut down.
 func (sp *spareShims) reap(ctx context.Context) {
 	entries, _ := os.ReadDir(sp.dir)
-	for _, e := range entries {
-		dir := filepath.Join(sp.dir, e.Name())
-		if err := sp.reapOne(ctx, e.Name(), dir); err != nil {
-			log.G(ctx).WithError(err).WithField("spare", e.Name()).Warn("could not shut down a spare shim left by a crash")
-		}
-		logErr(ctx, os.RemoveAll(dir), "remove spare shim directory", "spare", e.Name())
+	if len(entries) == 0 {
+		return
 	}
+	ctx = context.WithoutCancel(ctx)
+	sp.wg.Go(func() {
+		for _, e := range entries {
+			dir := filepath.Join(sp.dir, e.Name())
+			if err := sp.reapOne(ctx, e.Name(), dir); err != nil {
+				log.G(ctx).WithError(err).WithField("spare", e.Name()).Warn("could not shut down a spare shim left by a crash")
+			}
+			logErr(ctx, os.RemoveAll(dir), "remove spare shim directory", "spare", e.Name())
+		}
+	})
 }
 
 func (sp *spareShims) reapOne(ctx context.Context, id, dir string) error {

@@ -184,7 +184,11 @@ func runSerial(ctx context.Context, rt runtimeapi.RuntimeServiceClient, n int, i
 		}
 		fmt.Printf("serial: %s p50 %s p99 %s\n", c, pct(lat[i], 50), pct(lat[i], 99))
 	}
-	fmt.Printf("serial: %d pods (PID namespace %s): RunPodSandbox+CreateContainer+StartContainer p50 sum %s\n", n, pidMode, sum)
+	apart := ""
+	if gap > 0 {
+		apart = fmt.Sprintf(", %s apart", gap)
+	}
+	fmt.Printf("serial: %d pods (PID namespace %s%s): RunPodSandbox+CreateContainer+StartContainer p50 sum %s\n", n, pidMode, apart, sum)
 }
 
 func report(ctx context.Context, rt runtimeapi.RuntimeServiceClient, pid int, shimMatch string, verbose bool) {
