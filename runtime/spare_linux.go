@@ -2,7 +2,6 @@ package runtime
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -290,44 +289,44 @@ func (sp *spareShims) reap(ctx context.Context) {
 	ctx = context.WithoutCancel(ctx)
 	sp.wg.Go(func() {
 		for _, e := range entries {
-			dir := filepath.Join(sp.dir, e.Name())
-			if err := sp.reapOne(ctx, e.Name(), dir); err != nil {
-				log.G(ctx).WithError(err).WithField("spare", e.Name()).Warn("could not shut down a spare shim left by a crash")
+			id, dir := e.Name(), filepath.Join(sp.dir, e.Name())
+			s, err := sp.reach(ctx, id, dir)
+			if err != nil {
+				log.G(ctx).WithError(err).WithField("spare", id).Warn("could not reach a spare shim left by a crash")
 			}
-			logErr(ctx, os.RemoveAll(dir), "remove spare shim directory", "spare", e.Name())
+			if s == nil {
+				logErr(ctx, os.RemoveAll(dir), "remove spare shim directory", "spare", id)
+				continue
+			}
+			log.G(ctx).WithField("spare", id).Info("shutting down a spare shim left by a crash")
+			sp.discard(ctx, &spare{id: id, dir: dir, s: s})
 		}
 	})
 }
 
-func (sp *spareShims) reapOne(ctx context.Context, id, dir string) error {
-	ctx, cancel := context.WithTimeout(ctx, spareShutdownTimeout)
-	defer cancel()
-	var s *shim.Shim
+// reach connects to the spare shim a crash left in dir: nil if it is gone
+// or never started.
+func (sp *spareShims) reach(ctx context.Context, id, dir string) (*shim.Shim, error) {
 	if b, err := os.ReadFile(filepath.Join(dir, spareRecord)); err == nil {
 		info := &records.Shim{}
 		if err := proto.Unmarshal(b, info); err != nil {
-			return err
+			return nil, err
 		}
-		if s, err = sp.r.shims.Connect(ctx, id, info); err != nil {
-			return nil // gone
-		}
-	} else {
-		name, err := os.ReadFile(filepath.Join(dir, spareHandler))
+		s, err := sp.r.shims.Connect(ctx, id, info)
 		if err != nil {
-			return nil // the crash came before the start
+			return nil, nil // gone
 		}
-		h, err := sp.r.handlerFor(strings.TrimSpace(string(name)))
-		if err != nil {
-			return err
-		}
-		if s, err = sp.r.shims.Start(ctx, id, h.shim, dir, h.opts); err != nil {
-			return err
-		}
+		return s, nil
 	}
-	log.G(ctx).WithField("spare", id).Info("shutting down a spare shim left by a crash")
-	err := s.Shutdown(ctx, id)
-	if err == nil && !shim.Gone(s.Info, 5*time.Second) {
-		err = errors.New("it does not exit")
+	name, err := os.ReadFile(filepath.Join(dir, spareHandler))
+	if err != nil {
+		return nil, nil // the crash came before the start
 	}
-	return err
+	h, err := sp.r.handlerFor(strings.TrimSpace(string(name)))
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, spareShutdownTimeout)
+	defer cancel()
+	return sp.r.shims.Start(ctx, id, h.shim, dir, h.opts)
 }
