@@ -3,9 +3,12 @@
 package integration
 
 import (
+	"fmt"
+	"os"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
@@ -84,16 +87,22 @@ func TestSpareShims(t *testing.T) {
 	waitFor(t, "the spare shim to exit with the daemon", func() bool { return !processRuns(spare) })
 }
 
-// waitSpare waits for the daemon's one idle spare shim and returns its pid.
+// waitSpare waits until the daemon has exactly one idle spare shim, and
+// returns its pid. More than one that does not go away fails the wait.
 func (e *podEnv) waitSpare() int {
 	e.t.Helper()
 	var spares []int
-	waitFor(e.t, "a spare shim", func() bool {
-		spares = e.d.SpareShims()
-		return len(spares) > 0
-	})
-	if len(spares) != 1 {
-		e.t.Fatalf("%d spare shims, want 1", len(spares))
+	deadline := time.Now().Add(30 * time.Second)
+	for spares = e.d.SpareShims(); len(spares) != 1; spares = e.d.SpareShims() {
+		if time.Now().After(deadline) {
+			var found []string
+			for _, pid := range spares {
+				cwd, _ := os.Readlink(fmt.Sprintf("/proc/%d/cwd", pid))
+				found = append(found, fmt.Sprintf("%d in %s", pid, cwd))
+			}
+			e.t.Fatalf("%d spare shims, want 1: %v", len(spares), found)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 	return spares[0]
 }
