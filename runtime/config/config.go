@@ -155,7 +155,7 @@ func Default() *Config {
 		Listen:         defaultListen,
 		LogLevel:       "info",
 		GCPercent:      50,
-		SandboxImage:   "registry.k8s.io/pause:3.10",
+		SandboxImage:   "registry.k8s.io/pause:3.10.2", // containerd 2.4.2's DefaultSandboxImage
 		DropInfra:      true,
 		SpareShims:     true,
 		DefaultRuntime: defaultRuntimeName,
