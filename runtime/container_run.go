@@ -265,7 +265,7 @@ func (r *Runtime) RemoveContainer(ctx context.Context, id string) error {
 	r.mu.Lock()
 	delete(r.ctrs, c.rec.Id)
 	r.mu.Unlock()
-	r.stats.forget(c.rec.Id)
+	r.stats.Forget(c.rec.Id)
 	r.releaseName(containerName(c.cfg.GetMetadata(), c.podID), c.rec.Id)
 	go r.emit(context.WithoutCancel(ctx), runtimeapi.ContainerEventType_CONTAINER_DELETED_EVENT, c.rec.Id, c.podID)
 	return nil

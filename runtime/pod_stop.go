@@ -191,7 +191,7 @@ func (r *Runtime) RemovePodSandbox(ctx context.Context, id string) error {
 	r.mu.Lock()
 	delete(r.pods, p.rec.Id)
 	r.mu.Unlock()
-	r.stats.forget(p.rec.Id, "pod:"+p.rec.Id)
+	r.stats.Forget(p.rec.Id, "pod:"+p.rec.Id)
 	r.releaseName(podName(p.cfg.GetMetadata()), p.rec.Id)
 	return nil
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/wincri/wincri/runtime/config"
 	"github.com/wincri/wincri/runtime/images"
 	"github.com/wincri/wincri/runtime/shim"
+	"github.com/wincri/wincri/runtime/statscache"
 	"github.com/wincri/wincri/runtime/store"
 )
 
@@ -36,13 +37,13 @@ type Runtime struct {
 	net      network.Manager
 	handlers map[string]handler
 	events   *eventHub
-	stats    *statsCache
+	stats    *statscache.Cache
 	nri      *nriHooks // nil when NRI is off
 
 	// closing is set when the daemon shuts down: the shim connections it
 	// closes then must not read as dead shims.
 	closing atomic.Bool
-	// stopStats ends keepStatsWarm.
+	// stopStats ends the stats cache's warm loop.
 	stopStats chan struct{}
 	// cleanups is read-held by each background removal of a removed
 	// container's bundle; holding it for writing waits for them.
@@ -111,11 +112,11 @@ func New(ctx context.Context, cfg *config.Config, opts ...Option) (_ *Runtime, r
 		net:      network.New(cfg.CNI.ConfDir, cfg.CNI.BinDirs, filepath.Join(cfg.State, "netns")),
 		handlers: handlers,
 		events:   newEventHub(),
-		stats:    newStatsCache(),
 		pods:     map[string]*pod{},
 		ctrs:     map[string]*container{},
 		names:    map[string]string{},
 	}
+	r.stats = statscache.New(r.objectExists)
 	r.shims, err = shim.NewManager(shim.Config{
 		Namespace: images.Namespace,
 		Address:   shimAddress(cfg),
@@ -136,7 +137,7 @@ func New(ctx context.Context, cfg *config.Config, opts ...Option) (_ *Runtime, r
 		return nil, err
 	}
 	r.stopStats = make(chan struct{})
-	go r.keepStatsWarm(r.stopStats)
+	go r.stats.KeepWarm(r.stopStats, r.warmStats)
 	return r, nil
 }
 

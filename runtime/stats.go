@@ -13,13 +13,14 @@ import (
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/wincri/wincri/proto/records"
+	"github.com/wincri/wincri/runtime/statscache"
 	"github.com/wincri/wincri/stats"
 )
 
-// taskUsage reads a task's CPU, memory and pids (see statsCache). A task
+// taskUsage reads a task's CPU, memory and pids (see statscache). A task
 // that is not there reads as invalid.
 func (r *Runtime) taskUsage(ctx context.Context, podID, taskID string) stats.Usage {
-	return r.stats.usage.get(ctx, r.stats, taskID, func(ctx context.Context) (stats.Usage, bool) {
+	return r.stats.Usage.Get(ctx, taskID, func(ctx context.Context) (stats.Usage, bool) {
 		u := r.readTaskUsage(ctx, podID, taskID)
 		return u, u.Valid()
 	})
@@ -62,7 +63,7 @@ func (r *Runtime) containerStats(ctx context.Context, c *container) *runtimeapi.
 	}}
 	if rec.State == records.ContainerState_CONTAINER_CREATED || rec.State == records.ContainerState_CONTAINER_RUNNING {
 		if u := r.taskUsage(ctx, rec.PodId, rec.Id); u.Valid() {
-			cs.Cpu = r.stats.sampler.CPU(rec.Id, u)
+			cs.Cpu = r.stats.Sampler.CPU(rec.Id, u)
 			cs.Memory = u.Mem
 		}
 	}
@@ -70,10 +71,10 @@ func (r *Runtime) containerStats(ctx context.Context, c *container) *runtimeapi.
 	return cs
 }
 
-// writableLayer measures a container's writable snapshot (see statsCache;
+// writableLayer measures a container's writable snapshot (see statscache;
 // the answer is shared read-only between responses).
 func (r *Runtime) writableLayer(ctx context.Context, rec *records.Container) *runtimeapi.FilesystemUsage {
-	return r.stats.layers.get(ctx, r.stats, rec.Id, func(ctx context.Context) (*runtimeapi.FilesystemUsage, bool) {
+	return r.stats.Layers.Get(ctx, rec.Id, func(ctx context.Context) (*runtimeapi.FilesystemUsage, bool) {
 		fs := r.readWritableLayer(ctx, rec)
 		return fs, fs != nil
 	})
@@ -154,65 +155,49 @@ func parallel(n int, fn func(int)) {
 // network in the background, so that the first stats list after it does not
 // wait for them.
 func (r *Runtime) primeStats(podID string, rec *records.Container) {
-	r.stats.refresh("prime:"+rec.Id, func(ctx context.Context) {
+	r.stats.Refresh("prime:"+rec.Id, func(ctx context.Context) {
 		if u := r.readTaskUsage(ctx, podID, rec.Id); u.Valid() {
-			r.stats.usage.put(r.stats, rec.Id, u, false)
+			r.stats.Usage.Put(rec.Id, u, false)
 		}
 		if fs := r.readWritableLayer(ctx, rec); fs != nil {
-			r.stats.layers.put(r.stats, rec.Id, fs, false)
+			r.stats.Layers.Put(rec.Id, fs, false)
 		}
 		r.primePodNetwork(podID, rec.Pid)
-		if _, err := r.lookupContainer(rec.Id); err != nil {
-			r.stats.forget(rec.Id) // removed meanwhile
-		}
-		if _, err := r.lookupPod(podID); err != nil {
-			r.stats.forget(podID)
-		}
 	})
 }
 
-// statsCollectInterval is how often keepStatsWarm re-reads what lists asked
-// for before.
-const statsCollectInterval = 5 * time.Second
-
-// keepStatsWarm re-reads, every statsCollectInterval, what a stats list (or
-// a container start) read before: the usage of running tasks (from their
-// cgroups, else through their shims: Windows, systemd cgroups), pods'
-// network counters, and writable layers once their reading is older than
-// the layers' maxAge. So no list waits for a reading, and none is answered
-// from a reading much older than the interval, however seldom kubelet lists
-// (cAdvisor's housekeeping does the same). It returns when stop is closed.
-func (r *Runtime) keepStatsWarm(stop <-chan struct{}) {
-	t := time.NewTicker(statsCollectInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-stop:
-			return
-		case <-t.C:
-		}
-		r.warmStats(context.Background())
-	}
+// objectExists says whether id is a container or pod of this runtime: the
+// stats cache keeps readings of those only.
+func (r *Runtime) objectExists(id string) bool {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	_, ctr := r.ctrs[id]
+	_, pod := r.pods[id]
+	return ctr || pod
 }
 
-// warmStats is one round of keepStatsWarm.
+// warmStats is one round of the stats cache's warm loop (KeepWarm): it
+// re-reads what a stats list (or a container start) read before: the usage
+// of running tasks (from their cgroups, else through their shims: Windows,
+// systemd cgroups), pods' network counters, and writable layers once their
+// reading is older than the layers' MaxAge.
 func (r *Runtime) warmStats(ctx context.Context) {
 	c := r.stats
 	refresh := func(podID, taskID string) {
-		ctx, cancel := context.WithTimeout(ctx, statsCollectInterval)
+		ctx, cancel := context.WithTimeout(ctx, statscache.CollectInterval)
 		defer cancel()
 		if u := r.readTaskUsage(ctx, podID, taskID); u.Valid() {
-			c.usage.put(c, taskID, u, true)
+			c.Usage.Put(taskID, u, true)
 		}
 	}
 	for _, ctr := range r.allContainers() {
 		rec := ctr.snapshot()
-		if rec.State == records.ContainerState_CONTAINER_RUNNING && c.usage.has(c, rec.Id) {
+		if rec.State == records.ContainerState_CONTAINER_RUNNING && c.Usage.Has(rec.Id) {
 			refresh(rec.PodId, rec.Id)
 		}
-		if age, ok := c.layers.age(c, rec.Id); ok && age >= c.layers.maxAge {
+		if age, ok := c.Layers.Age(rec.Id); ok && age >= c.Layers.MaxAge() {
 			if fs := r.readWritableLayer(ctx, rec); fs != nil {
-				c.layers.put(c, rec.Id, fs, true)
+				c.Layers.Put(rec.Id, fs, true)
 			}
 		}
 	}
@@ -221,10 +206,10 @@ func (r *Runtime) warmStats(ctx context.Context) {
 		if rec.State != records.PodState_POD_READY {
 			continue
 		}
-		if !rec.NoPause && c.usage.has(c, rec.Id) {
+		if !rec.NoPause && c.Usage.Has(rec.Id) {
 			refresh(rec.Id, rec.Id)
 		}
-		if c.nets.has(c, rec.Id) {
+		if c.Nets.Has(rec.Id) {
 			r.warmPodNetwork(rec)
 		}
 	}

@@ -60,9 +60,9 @@ func (r *Runtime) readTaskDirect(podID, taskID string, at time.Time) (stats.Usag
 	return stats.ReadCgroup(cgroupRoot, path, hostCgroups().v2, at)
 }
 
-// podNetworkUsage is the pod's network counters, cached (see statsCache).
+// podNetworkUsage is the pod's network counters, cached (see statscache).
 func (r *Runtime) podNetworkUsage(rec *records.Pod, pid uint32) *runtimeapi.NetworkUsage {
-	return r.stats.nets.get(context.Background(), r.stats, rec.Id, func(context.Context) (*runtimeapi.NetworkUsage, bool) {
+	return r.stats.Nets.Get(context.Background(), rec.Id, func(context.Context) (*runtimeapi.NetworkUsage, bool) {
 		return podNetwork(rec, pid), true
 	})
 }
@@ -70,15 +70,15 @@ func (r *Runtime) podNetworkUsage(rec *records.Pod, pid uint32) *runtimeapi.Netw
 // primePodNetwork reads a pod's network counters through a process of its
 // (pid), unless they are cached already.
 func (r *Runtime) primePodNetwork(podID string, pid uint32) {
-	if p, err := r.lookupPod(podID); err == nil && !r.stats.nets.has(r.stats, podID) {
-		r.stats.nets.put(r.stats, podID, podNetwork(p.snapshot(), pid), false)
+	if p, err := r.lookupPod(podID); err == nil && !r.stats.Nets.Has(podID) {
+		r.stats.Nets.Put(podID, podNetwork(p.snapshot(), pid), false)
 	}
 }
 
-// warmPodNetwork re-reads a pod's network counters (see keepStatsWarm)
+// warmPodNetwork re-reads a pod's network counters (see warmStats)
 // through one of its running containers, or its pause process.
 func (r *Runtime) warmPodNetwork(rec *records.Pod) {
 	if nu := podNetwork(rec, runningPid(r.podContainers(rec.Id))); nu != nil {
-		r.stats.nets.put(r.stats, rec.Id, nu, true)
+		r.stats.Nets.Put(rec.Id, nu, true)
 	}
 }

@@ -34,7 +34,7 @@ func (r *Runtime) podStats(ctx context.Context, p *pod) *runtimeapi.PodSandboxSt
 		}
 	}
 	ps.Linux = &runtimeapi.LinuxPodSandboxStats{
-		Cpu:        r.stats.sampler.CPU("pod:"+rec.Id, total),
+		Cpu:        r.stats.Sampler.CPU("pod:"+rec.Id, total),
 		Memory:     total.Mem,
 		Process:    &runtimeapi.ProcessUsage{Timestamp: total.At.UnixNano(), ProcessCount: &runtimeapi.UInt64Value{Value: total.Pids}},
 		Containers: cstats,

@@ -39,7 +39,7 @@ func (r *Runtime) podStats(ctx context.Context, p *pod) *runtimeapi.PodSandboxSt
 		wu := &stats.WindowsUsage{At: u.At, CPU: u.CPU, WorkingSet: u.Mem.GetWorkingSetBytes().GetValue(), Commit: u.Mem.GetUsageBytes().GetValue()}
 		attrs := &runtimeapi.ContainerAttributes{Id: crec.Id, Metadata: c.cfg.GetMetadata(), Labels: c.cfg.GetLabels(), Annotations: c.cfg.GetAnnotations()}
 		limit := uint64(c.cfg.GetWindows().GetResources().GetMemoryLimitInBytes())
-		cs := r.stats.sampler.WindowsContainerStats(crec.Id, attrs, wu, limit)
+		cs := r.stats.Sampler.WindowsContainerStats(crec.Id, attrs, wu, limit)
 		if l := r.writableLayer(ctx, crec); l != nil {
 			cs.WritableLayer = &runtimeapi.WindowsFilesystemUsage{Timestamp: l.Timestamp, FsId: l.FsId, UsedBytes: l.UsedBytes}
 		}
@@ -55,5 +55,5 @@ func (r *Runtime) podStats(ctx context.Context, p *pod) *runtimeapi.PodSandboxSt
 				DroppedPacketsIncoming: e.DroppedPacketsIncoming, DroppedPacketsOutgoing: e.DroppedPacketsOutgoing})
 		}
 	}
-	return r.stats.sampler.WindowsPodStats(pod)
+	return r.stats.Sampler.WindowsPodStats(pod)
 }

@@ -58,13 +58,20 @@ func (p *Sampler) Forget(id string) {
 	p.mu.Unlock()
 }
 
-// Keep drops every id not in live.
-func (p *Sampler) Keep(live map[string]bool) {
+// KeepIf drops every id for which live is false.
+func (p *Sampler) KeepIf(live func(id string) bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for id := range p.last {
-		if !live[id] {
+		if !live(id) {
 			delete(p.last, id)
 		}
 	}
+}
+
+// Len is how many objects the sampler remembers.
+func (p *Sampler) Len() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.last)
 }

@@ -29,7 +29,7 @@ func TestSamplerRate(t *testing.T) {
 			t.Fatalf("a reading no newer than the last gave %d %v, want the last rate 2e9", r, ok)
 		}
 	}
-	p.Keep(map[string]bool{})
+	p.KeepIf(func(string) bool { return false })
 	if _, ok := p.Rate("c", CPUSample{At: t0.Add(5 * time.Second), Usage: 5e9}); ok {
 		t.Fatal("rate after the object was forgotten")
 	}
