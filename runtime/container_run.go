@@ -261,7 +261,7 @@ func (r *Runtime) RemoveContainer(ctx context.Context, id string) error {
 	if err := r.store.DeleteContainer(c.rec.Id); err != nil {
 		return err
 	}
-	r.removeBundleLater(ctx, c.rec.Id, r.containerSpecOf(c))
+	r.removeBundleLater(ctx, c.podID, c.rec.Id, r.containerSpecOf(c))
 	r.mu.Lock()
 	delete(r.ctrs, c.rec.Id)
 	r.mu.Unlock()

@@ -191,10 +191,14 @@ func matchLabels(selector, labels map[string]string) bool {
 	return true
 }
 
-// Counts are the pods and containers by state, and the shims connected.
+// Counts are the pods and containers by state, the shims connected, and
+// the background removals of removed containers' files: failed attempts
+// retried, and those not yet done.
 type Counts struct {
 	Pods, Containers map[string]int
 	Shims            int
+	CleanupRetries   uint64
+	CleanupsPending  int
 }
 
 // Counts counts what the runtime holds (for the metrics endpoint).
@@ -210,6 +214,7 @@ func (r *Runtime) Counts() Counts {
 	for _, ct := range ctrs {
 		c.Containers[containerState(ct.snapshot().State).String()]++
 	}
+	c.CleanupRetries, c.CleanupsPending = r.cleanups.Retries(), r.cleanups.Pending()
 	return c
 }
 

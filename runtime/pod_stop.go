@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/containerd/errdefs"
 	"github.com/containerd/log"
 	"google.golang.org/protobuf/proto"
 
@@ -176,7 +177,12 @@ func (r *Runtime) RemovePodSandbox(ctx context.Context, id string) error {
 			return err
 		}
 	}
-	r.waitCleanups()
+	// Its containers' snapshots and bundles must be gone before the pod's
+	// (their mounts are below it); one whose removal fails fails this call,
+	// which kubelet retries, while the removal is retried in the background.
+	if err := r.cleanups.Wait(ctx, p.rec.Id); err != nil {
+		return fmt.Errorf("pod %s: removing its containers' files: %w: %w", p.rec.Id, err, errdefs.ErrUnavailable)
+	}
 	if err := r.nri.removePod(ctx, p); err != nil {
 		log.G(ctx).WithError(err).WithField("pod", p.rec.Id).Warn("NRI RemovePodSandbox")
 	}

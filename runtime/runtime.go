@@ -15,6 +15,7 @@ import (
 	"github.com/containerd/log"
 
 	"github.com/wincri/wincri/network"
+	"github.com/wincri/wincri/runtime/cleanup"
 	"github.com/wincri/wincri/runtime/config"
 	"github.com/wincri/wincri/runtime/images"
 	"github.com/wincri/wincri/runtime/shim"
@@ -45,9 +46,9 @@ type Runtime struct {
 	closing atomic.Bool
 	// stopStats ends the stats cache's warm loop.
 	stopStats chan struct{}
-	// cleanups is read-held by each background removal of a removed
-	// container's bundle; holding it for writing waits for them.
-	cleanups sync.RWMutex
+	// cleanups removes removed containers' snapshots and bundles in the
+	// background, retrying failures, grouped by pod.
+	cleanups *cleanup.Queue
 
 	mu    sync.RWMutex
 	pods  map[string]*pod
@@ -111,6 +112,7 @@ func New(ctx context.Context, cfg *config.Config, opts ...Option) (_ *Runtime, r
 		store:    st,
 		net:      network.New(cfg.CNI.ConfDir, cfg.CNI.BinDirs, filepath.Join(cfg.State, "netns")),
 		handlers: handlers,
+		cleanups: cleanup.New(),
 		events:   newEventHub(),
 		pods:     map[string]*pod{},
 		ctrs:     map[string]*container{},
@@ -159,7 +161,7 @@ func (r *Runtime) Close() error {
 	}
 	r.mu.Unlock()
 	r.spares.close()
-	r.waitCleanups()
+	r.cleanups.Close()
 	return errors.Join(r.shims.Close(), r.store.Close(), r.Images.Close())
 }
 

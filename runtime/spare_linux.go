@@ -1,10 +1,12 @@
 package runtime
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -12,6 +14,7 @@ import (
 	taskapi "github.com/containerd/containerd/api/runtime/task/v3"
 	"github.com/containerd/log"
 	"github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/wincri/wincri/proto/records"
@@ -38,13 +41,22 @@ import (
 // has started or stopped for spareQuiet, so pods started back to back
 // start their own shims as without spares, and a pod that comes after a
 // pause finds one ready.
+//
+// There is never more than one spare per handler: a spare counts from the
+// moment its start is planned until a pod owns it or it is shut down, and
+// no spare starts before those a crash left behind are shut down.
 type spareShims struct {
 	r      *Runtime
 	dir    string
 	mu     sync.Mutex
 	slots  map[string]*spareSlot // by handler name: a spare starting or ready
+	alive  map[string]int        // by handler name: spares planned, starting, ready or being shut down
 	closed bool
-	wg     sync.WaitGroup
+	// reaped is closed once the spares a crash left are shut down.
+	reaped chan struct{}
+	// wg counts every goroutine that starts or shuts down a spare: close
+	// waits for them, so none outlives the daemon.
+	wg sync.WaitGroup
 }
 
 // spareSlot is a spare being started; s is set (nil if the start failed)
@@ -67,7 +79,20 @@ const (
 )
 
 func newSpareShims(r *Runtime) *spareShims {
-	return &spareShims{r: r, dir: filepath.Join(r.cfg.State, "spares"), slots: map[string]*spareSlot{}}
+	reaped := make(chan struct{})
+	close(reaped) // until reap finds spares to shut down
+	return &spareShims{r: r, dir: filepath.Join(r.cfg.State, "spares"), slots: map[string]*spareSlot{},
+		alive: map[string]int{}, reaped: reaped}
+}
+
+// release ends a spare's count (a pod owns it, or it is shut down, or its
+// start failed).
+func (sp *spareShims) release(h string) {
+	sp.mu.Lock()
+	defer sp.mu.Unlock()
+	if sp.alive[h]--; sp.alive[h] <= 0 {
+		delete(sp.alive, h)
+	}
 }
 
 // spareClaimWait bounds how long a pod waits for a spare still starting (a
@@ -97,25 +122,36 @@ func (sp *spareShims) take(ctx context.Context, h handler, id string) *spare {
 	select {
 	case <-slot.done:
 	default: // the caller starts its own shim; nobody else will take this one
-		go func() {
+		abandon := func() {
 			<-slot.done
 			if slot.s != nil {
 				sp.discard(context.Background(), slot.s)
 			}
-		}()
+			sp.release(h.name)
+		}
+		sp.mu.Lock()
+		if !sp.closed { // close waits for it
+			sp.wg.Go(abandon)
+			sp.mu.Unlock()
+			return nil
+		}
+		sp.mu.Unlock()
+		abandon()
 		return nil
 	}
 	s := slot.s
 	if s == nil {
-		return nil
+		return nil // its start failed (and released it)
 	}
 	select {
 	case <-s.s.Dead():
 		log.G(ctx).WithField("spare", s.id).Warn("spare shim died while idle; starting the pod's shim instead")
 		sp.discard(ctx, s)
+		sp.release(h.name)
 		return nil
 	default:
 	}
+	sp.release(h.name) // the pod's now
 	info := proto.Clone(s.s.Info).(*records.Shim)
 	info.Bundle = sp.r.bundleDir(id)
 	s.s.Info = info
@@ -140,21 +176,26 @@ func (sp *spareShims) adopt(ctx context.Context, s *spare) error {
 }
 
 // refill starts a spare for h in the background, at the next quiet moment,
-// unless one is waiting for it, starting or ready. RunPodSandbox calls it.
+// unless one exists in any stage (waiting, starting, ready, claimed by a
+// pod that has not yet got it, being shut down). RunPodSandbox calls it.
 func (sp *spareShims) refill(h handler) {
 	if !sp.r.cfg.SpareShims || !spareable(h) {
 		return
 	}
 	sp.mu.Lock()
 	defer sp.mu.Unlock()
-	if sp.closed || sp.slots[h.name] != nil {
+	if sp.closed || sp.alive[h.name] > 0 {
 		return
 	}
 	slot := &spareSlot{done: make(chan struct{})}
 	sp.slots[h.name] = slot
+	sp.alive[h.name]++
+	reaped := sp.reaped
 	sp.wg.Go(func() {
 		defer close(slot.done)
+		<-reaped
 		if !sp.waitQuiet(slot) {
+			sp.release(h.name)
 			return
 		}
 		s, err := sp.start(h)
@@ -165,6 +206,9 @@ func (sp *spareShims) refill(h handler) {
 			log.L.WithError(err).WithField("handler", h.name).Warn("could not start a spare shim")
 			if sp.slots[h.name] == slot {
 				delete(sp.slots, h.name)
+			}
+			if sp.alive[h.name]--; sp.alive[h.name] <= 0 {
+				delete(sp.alive, h.name)
 			}
 		}
 	})
@@ -245,23 +289,63 @@ func spareable(h handler) bool { return filepath.Base(h.shim) == "containerd-shi
 // groups nothing under it (its socket is named after the spare's id).
 func spareSpec() *specs.Spec { return &specs.Spec{Version: specs.Version} }
 
-// spareShutdownTimeout bounds the wait for a spare's Shutdown: a shim that
-// does not answer must not hold up a stop or a start of the daemon.
-const spareShutdownTimeout = 10 * time.Second
+// spareShutdownTimeout bounds the wait for a spare's Shutdown (an idle
+// shim answers at once): one that does not answer is killed, and must not
+// hold up a stop of the daemon or the next spare for long.
+const spareShutdownTimeout = 2 * time.Second
 
-// discard shuts a spare down and removes its directory.
+// discard shuts a spare down and removes its directory. A spare that does
+// not shut down (hung, stopped) is killed: it serves no pod, and a new spare
+// may start only once it is gone.
 func (sp *spareShims) discard(ctx context.Context, s *spare) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), spareShutdownTimeout)
 	defer cancel()
 	logErr(ctx, s.s.Shutdown(ctx, s.id), "shut down spare shim", "spare", s.id)
 	if !shim.Gone(s.s.Info, time.Second) {
-		log.G(ctx).WithField("spare", s.id).Warn("spare shim does not shut down")
+		for _, pid := range processesIn(s.dir) {
+			log.G(ctx).WithField("spare", s.id).WithField("pid", pid).Warn("spare shim does not shut down; killing it")
+			logErr(ctx, killWait(pid, time.Second), "kill spare shim", "spare", s.id)
+		}
 	}
 	logErr(ctx, os.RemoveAll(s.dir), "remove spare shim directory", "spare", s.id)
 }
 
+// processesIn lists the processes working in dir: a spare shim works in
+// its own directory, which no other process of this daemon uses.
+func processesIn(dir string) []int {
+	var pids []int
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if cwd, err := os.Readlink(filepath.Join("/proc", e.Name(), "cwd")); err == nil && cwd == dir {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
+
+// killWait kills pid and waits up to d for it to be gone (or a zombie).
+func killWait(pid int, d time.Duration) error {
+	if err := unix.Kill(pid, unix.SIGKILL); err != nil {
+		return err
+	}
+	for deadline := time.Now().Add(d); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			return nil
+		}
+		if f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:])); len(f) > 0 && f[0] == "Z" {
+			return nil
+		}
+	}
+	return fmt.Errorf("pid %d still there %s after SIGKILL", pid, d)
+}
+
 // close shuts the spares no pod claimed down (the daemon stops; pods'
-// shims stay).
+// shims stay), and waits for every spare being started or shut down.
 func (sp *spareShims) close() {
 	sp.mu.Lock()
 	sp.closed = true
@@ -269,9 +353,10 @@ func (sp *spareShims) close() {
 	sp.slots = map[string]*spareSlot{}
 	sp.mu.Unlock()
 	sp.wg.Wait()
-	for _, slot := range slots {
+	for h, slot := range slots {
 		if slot.s != nil {
 			sp.discard(context.Background(), slot.s)
+			sp.release(h)
 		}
 	}
 }
@@ -287,7 +372,12 @@ func (sp *spareShims) reap(ctx context.Context) {
 		return
 	}
 	ctx = context.WithoutCancel(ctx)
+	reaped := make(chan struct{})
+	sp.mu.Lock()
+	sp.reaped = reaped // no spare starts before these are gone
+	sp.mu.Unlock()
 	sp.wg.Go(func() {
+		defer close(reaped)
 		for _, e := range entries {
 			id, dir := e.Name(), filepath.Join(sp.dir, e.Name())
 			s, err := sp.reach(ctx, id, dir)

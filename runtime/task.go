@@ -16,7 +16,6 @@ import (
 	"github.com/containerd/containerd/v2/pkg/namespaces"
 	"github.com/containerd/errdefs"
 	"github.com/containerd/errdefs/pkg/errgrpc"
-	"github.com/containerd/log"
 	"github.com/containerd/typeurl/v2"
 	"github.com/opencontainers/runtime-spec/specs-go"
 
@@ -88,29 +87,18 @@ func writeSpec(dir string, spec *specs.Spec) error {
 	return os.WriteFile(filepath.Join(dir, "config.json"), b, 0o600)
 }
 
-// removeBundleLater removes a removed container's bundle in the background.
-func (r *Runtime) removeBundleLater(ctx context.Context, id string, spec *specs.Spec) {
-	ctx = context.WithoutCancel(ctx)
-	r.cleanups.RLock() // released by the goroutine
-	go func() {
-		defer r.cleanups.RUnlock()
-		if err := r.removeBundle(ctx, id, spec); err != nil {
-			log.G(ctx).WithError(err).WithField("id", id).Warn("removing a removed container's bundle failed; the next start sweeps it")
-		}
-	}()
-}
-
-// waitCleanups waits until the bundles of containers removed before it are
-// gone (a WaitGroup would forbid removals starting while it waits).
-func (r *Runtime) waitCleanups() {
-	r.cleanups.Lock()
-	r.cleanups.Unlock()
+// removeBundleLater removes a removed container's snapshot and bundle in
+// the background, retrying until that succeeds (see cleanup.Queue).
+func (r *Runtime) removeBundleLater(ctx context.Context, podID, id string, spec *specs.Spec) {
+	r.cleanups.Add(ctx, podID, "container "+id, func(ctx context.Context) error { return r.removeBundle(ctx, id, spec) })
 }
 
 // RemoveImage removes an image (images.Store.Remove) once the snapshots of
-// removed containers are gone, so that its layers are collected with it.
+// removed containers are gone (or failed a first time), so that its layers
+// are collected with it. A container whose removal keeps failing holds its
+// snapshot's parents until it succeeds; the image's names go now.
 func (r *Runtime) RemoveImage(ctx context.Context, name string) error {
-	r.waitCleanups()
+	logErr(ctx, r.cleanups.Wait(ctx, ""), "removed containers still being cleaned up", "image", name)
 	return r.Images.Remove(ctx, name)
 }
 

@@ -120,12 +120,16 @@ var (
 	podsDesc       = prometheus.NewDesc("wincri_pods", "Pod sandboxes by state.", []string{"state"}, nil)
 	containersDesc = prometheus.NewDesc("wincri_containers", "Containers by state.", []string{"state"}, nil)
 	shimsDesc      = prometheus.NewDesc("wincri_shims_running", "Shims this daemon is connected to.", nil, nil)
+	retriesDesc    = prometheus.NewDesc("wincri_cleanup_retries_total", "Background removals of removed containers' files that failed and were retried.", nil, nil)
+	pendingDesc    = prometheus.NewDesc("wincri_cleanups_pending", "Background removals of removed containers' files not yet done.", nil, nil)
 )
 
 func (runtimeCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- podsDesc
 	ch <- containersDesc
 	ch <- shimsDesc
+	ch <- retriesDesc
+	ch <- pendingDesc
 }
 
 func (c runtimeCollector) Collect(ch chan<- prometheus.Metric) {
@@ -137,4 +141,6 @@ func (c runtimeCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(containersDesc, prometheus.GaugeValue, float64(n), state)
 	}
 	ch <- prometheus.MustNewConstMetric(shimsDesc, prometheus.GaugeValue, float64(counts.Shims))
+	ch <- prometheus.MustNewConstMetric(retriesDesc, prometheus.CounterValue, float64(counts.CleanupRetries))
+	ch <- prometheus.MustNewConstMetric(pendingDesc, prometheus.GaugeValue, float64(counts.CleanupsPending))
 }

@@ -3,10 +3,15 @@
 package integration
 
 import (
+	"fmt"
 	"math/rand/v2"
+	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/crane"
@@ -111,4 +116,67 @@ func dirEntries(t *testing.T, dir string) int {
 		t.Fatal(err)
 	}
 	return len(es)
+}
+
+// TestRemoveContainerRetriesCleanup: a removed container whose bundle
+// cannot be removed (an immutable file in it, as a busy mount or a broken
+// snapshotter would) is not forgotten: RemovePodSandbox fails while it
+// fails (kubelet retries it), the removal is retried in the background and
+// counted, and once it can succeed it does, leaving nothing behind.
+func TestRemoveContainerRetriesCleanup(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	metric := func(name string) float64 {
+		for _, line := range strings.Split(get(t, "http://"+addr+"/metrics"), "\n") {
+			if f := strings.Fields(line); len(f) == 2 && f[0] == name {
+				v, _ := strconv.ParseFloat(f[1], 64)
+				return v
+			}
+		}
+		t.Fatalf("/metrics lacks %s", name)
+		return 0
+	}
+	e := newPodEnvWith(t, fmt.Sprintf("[metrics]\naddress = %q\n", addr))
+	podID, pod := e.runPod("stuck")
+	id := e.create(podID, pod, "sleeper", "sleep", "3600")
+	e.start(id)
+	pin := filepath.Join(e.d.Dir, "s", "bundles", id, "config.json")
+	chattr := func(flag string) {
+		if out, err := exec.Command("chattr", flag, pin).CombinedOutput(); err != nil {
+			t.Fatalf("chattr %s %s: %v %s", flag, pin, err, out)
+		}
+	}
+	chattr("+i")
+	defer exec.Command("chattr", "-i", pin).Run()
+	ctx := testutil.Ctx(t)
+	if _, err := e.d.Runtime.StopContainer(ctx, &runtimeapi.StopContainerRequest{ContainerId: id}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.d.Runtime.RemoveContainer(ctx, &runtimeapi.RemoveContainerRequest{ContainerId: id}); err != nil {
+		t.Fatalf("RemoveContainer: %v", err)
+	}
+	_, err = e.d.Runtime.RemovePodSandbox(ctx, &runtimeapi.RemovePodSandboxRequest{PodSandboxId: podID})
+	if status.Code(err) != codes.Unavailable || !strings.Contains(err.Error(), "operation not permitted") {
+		t.Fatalf("RemovePodSandbox while its container's bundle cannot be removed: %v; want Unavailable naming the failure", err)
+	}
+	waitFor(t, "a retried removal to be counted", func() bool { return metric("wincri_cleanup_retries_total") >= 2 })
+	if n := metric("wincri_cleanups_pending"); n != 1 {
+		t.Errorf("wincri_cleanups_pending %v while the removal fails, want 1", n)
+	}
+	if b, _ := os.ReadFile(e.d.LogPath()); strings.Count(string(b), "background removal failed; retrying") != 1 {
+		t.Errorf("the failing removal is to be logged as a warning once, found %d times", strings.Count(string(b), "background removal failed; retrying"))
+	}
+	chattr("-i")
+	waitFor(t, "the retried removal to succeed", func() bool { return metric("wincri_cleanups_pending") == 0 })
+	if _, err := e.d.Runtime.RemovePodSandbox(ctx, &runtimeapi.RemovePodSandboxRequest{PodSandboxId: podID}); err != nil {
+		t.Fatalf("RemovePodSandbox once the removal succeeded: %v", err)
+	}
+	if _, err := os.Stat(filepath.Dir(pin)); !os.IsNotExist(err) {
+		t.Errorf("bundle of the removed container: %v", err)
+	}
+	e.assertNothingLeft()
 }

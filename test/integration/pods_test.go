@@ -219,12 +219,8 @@ func (e *podEnv) removeAll() {
 // network namespaces, CNI IP reservations, bundles, records.
 func (e *podEnv) assertNothingLeft() {
 	e.t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for len(e.d.Shims()) > 0 && time.Now().Before(deadline) {
-		time.Sleep(50 * time.Millisecond)
-	}
-	if ids := e.d.ShimIDs(); len(ids) > 0 {
-		e.t.Errorf("shims left running for ids %v", ids)
+	if left := e.d.WaitNoShimsLeft(); len(left) > 0 {
+		e.t.Errorf("shims left running (%d spares allowed): %v", e.d.AllowedSpares(), left)
 	}
 	if m := e.d.Mounts(); len(m) != 0 {
 		e.t.Errorf("mounts left: %v", m)

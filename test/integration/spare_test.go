@@ -7,6 +7,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -20,9 +21,11 @@ import (
 // Such a pod is like any other: its containers run, it is reattached after
 // kill -9, and it leaves nothing behind. A spare a crash leaves idle, or
 // leaves half taken, is shut down at the next start; a daemon that stops
-// shuts its spare down.
+// shuts its spare down. At no moment, also right after a kill -9 while the
+// spare it left is shut down, do two spares run.
 func TestSpareShims(t *testing.T) {
 	e := newPodEnv(t)
+	defer watchSpares(t, e.d)()
 	if n := len(e.d.SpareShims()); n != 0 {
 		t.Fatalf("%d spare shims before any pod ran, want 0", n)
 	}
@@ -42,8 +45,14 @@ func TestSpareShims(t *testing.T) {
 	}
 
 	e.d.Kill(t)
+	// The spare the kill leaves does not answer (stopped): its shutdown
+	// times out and it is killed. A pod right after the restart asks for a
+	// new spare meanwhile: the new one waits until the old one is gone.
+	syscall.Kill(spare, syscall.SIGSTOP)
 	e.d.Start(t)
+	e.runPod("after-restart")
 	waitFor(t, "the idle spare a kill -9 left to be shut down", func() bool { return !processRuns(spare) })
+	spare = e.waitSpare()
 	ctrs, err := e.d.Runtime.ListContainers(testutil.Ctx(t), &runtimeapi.ListContainersRequest{})
 	if err != nil || len(ctrs.Containers) != 2 {
 		t.Fatalf("containers after the restart: %v %v", ctrs, err)
@@ -87,22 +96,59 @@ func TestSpareShims(t *testing.T) {
 	waitFor(t, "the spare shim to exit with the daemon", func() bool { return !processRuns(spare) })
 }
 
-// waitSpare waits until the daemon has exactly one idle spare shim, and
-// returns its pid. More than one that does not go away fails the wait.
+// waitSpare waits until the daemon has its idle spare shim, and returns its
+// pid. Two spares fail it at once.
 func (e *podEnv) waitSpare() int {
 	e.t.Helper()
-	var spares []int
 	deadline := time.Now().Add(30 * time.Second)
-	for spares = e.d.SpareShims(); len(spares) != 1; spares = e.d.SpareShims() {
+	for {
+		spares := e.d.SpareShims()
+		if len(spares) > 1 {
+			e.t.Fatalf("%d spare shims, want 1: %v", len(spares), describe(spares))
+		}
+		if len(spares) == 1 {
+			return spares[0]
+		}
 		if time.Now().After(deadline) {
-			var found []string
-			for _, pid := range spares {
-				cwd, _ := os.Readlink(fmt.Sprintf("/proc/%d/cwd", pid))
-				found = append(found, fmt.Sprintf("%d in %s", pid, cwd))
-			}
-			e.t.Fatalf("%d spare shims, want 1: %v", len(spares), found)
+			e.t.Fatal("no spare shim within 30 s")
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	return spares[0]
+}
+
+// watchSpares samples the daemon's spare shims every 5 ms until the
+// returned function is called, which fails the test if more than one ran
+// at any sample.
+func watchSpares(t *testing.T, d *testutil.Daemon) func() {
+	stop, done := make(chan struct{}), make(chan struct{})
+	var most []string
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(5 * time.Millisecond):
+			}
+			if spares := d.SpareShims(); len(spares) > 1 && len(spares) > len(most) {
+				most = describe(spares)
+			}
+		}
+	}()
+	return func() {
+		close(stop)
+		<-done
+		if len(most) > 0 {
+			t.Errorf("%d spare shims ran at once: %v", len(most), most)
+		}
+	}
+}
+
+func describe(pids []int) []string {
+	var found []string
+	for _, pid := range pids {
+		cwd, _ := os.Readlink(fmt.Sprintf("/proc/%d/cwd", pid))
+		found = append(found, fmt.Sprintf("%d in %s", pid, cwd))
+	}
+	return found
 }

@@ -270,12 +270,8 @@ func statsComplete(s summary, name string, n int) bool {
 // network namespace, IP reservation, bundle or container cgroup remains.
 func assertNothingLeft(t *testing.T, d *testutil.Daemon, k *kubelet) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for len(d.Shims()) > 0 && time.Now().Before(deadline) {
-		time.Sleep(100 * time.Millisecond)
-	}
-	if ids := d.ShimIDs(); len(ids) > 0 {
-		t.Errorf("shims left: %v", ids)
+	if left := d.WaitNoShimsLeft(); len(left) > 0 {
+		t.Errorf("shims left (%d spares allowed): %v", d.AllowedSpares(), left)
 	}
 	if m := d.Mounts(); len(m) > 0 {
 		t.Errorf("mounts left: %v", m)

@@ -20,6 +20,8 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"github.com/wincri/wincri/runtime/config"
 )
 
 // BuildDaemon builds cmd/wincri into dir and returns the binary's path;
@@ -255,6 +257,48 @@ func (d *Daemon) Forget() {
 // (their command line names its directory), not its idle spare shims.
 func (d *Daemon) Shims() []int { return d.shims(false) }
 
+// AllowedSpares is how many idle spare shims the daemon's config lets it
+// keep: one per handler of containerd-shim-runc-v2 with spare_shims on
+// (see runtime/spare_linux.go), none with it off.
+func (d *Daemon) AllowedSpares() int {
+	cfg, err := config.Load(d.ConfigPath())
+	if err != nil || !cfg.SpareShims {
+		return 0
+	}
+	n := 0
+	for _, h := range cfg.Runtimes {
+		if filepath.Base(h.Shim) == "containerd-shim-runc-v2" {
+			n++
+		}
+	}
+	return n
+}
+
+// LeftShims returns the shims a daemon without pods must not have: every
+// pod's shim, and all its spare shims when there are more than
+// AllowedSpares (a leaked spare is a leak like any other).
+func (d *Daemon) LeftShims() []int {
+	left := d.Shims()
+	if spares := d.SpareShims(); len(spares) > d.AllowedSpares() {
+		left = append(left, spares...)
+	}
+	return left
+}
+
+// WaitNoShimsLeft waits up to 30 s for LeftShims to be empty and returns
+// the ids (and working directories) of those still running.
+func (d *Daemon) WaitNoShimsLeft() []string {
+	for deadline := time.Now().Add(30 * time.Second); len(d.LeftShims()) > 0 && time.Now().Before(deadline); {
+		time.Sleep(50 * time.Millisecond)
+	}
+	var left []string
+	for _, pid := range d.LeftShims() {
+		cwd, _ := os.Readlink(fmt.Sprintf("/proc/%d/cwd", pid))
+		left = append(left, fmt.Sprintf("%s (pid %d in %s)", shimID(pid), pid, cwd))
+	}
+	return left
+}
+
 // SpareShims returns the pids of the daemon's idle spare shims: the shim
 // servers (not a "start" still running) that work in a directory under its
 // state's spares/ (a pod takes one by renaming that directory to its bundle).
@@ -277,19 +321,25 @@ func (d *Daemon) shims(spare bool) []int {
 	return pids
 }
 
-// ShimIDs returns the -id of each shim still serving this daemon.
+// ShimIDs returns the -id of each shim still serving this daemon's pods.
 func (d *Daemon) ShimIDs() []string {
 	var ids []string
 	for _, pid := range d.Shims() {
-		b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
-		args := strings.Split(string(b), "\x00")
-		for i, a := range args {
-			if a == "-id" && i+1 < len(args) {
-				ids = append(ids, args[i+1])
-			}
-		}
+		ids = append(ids, shimID(pid))
 	}
 	return ids
+}
+
+// shimID is the -id a shim process was started with.
+func shimID(pid int) string {
+	b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+	args := strings.Split(string(b), "\x00")
+	for i, a := range args {
+		if a == "-id" && i+1 < len(args) {
+			return args[i+1]
+		}
+	}
+	return "?"
 }
 
 func shimsBelow(dir string) []int {
