@@ -25,8 +25,9 @@ import (
 
 // RunPodSandbox creates and starts a pod sandbox: its namespaces, CNI
 // network and shim, and the pause container where the pod needs one. CNI
-// runs while the shim and pause start. Whatever fails undoes what was done;
-// a crash midway is undone at the next start.
+// runs while the shim and pause start. Whatever fails undoes what was done
+// (undoList: each step adds its undoing as it is made); a crash midway is
+// undone at the next start.
 func (r *Runtime) RunPodSandbox(ctx context.Context, cfg *runtimeapi.PodSandboxConfig, handlerName string) (_ string, retErr error) {
 	defer r.activity.begin()()
 	if err := validatePodConfig(cfg); err != nil {
@@ -49,6 +50,13 @@ func (r *Runtime) RunPodSandbox(ctx context.Context, cfg *runtimeapi.PodSandboxC
 	if err := r.reserveName(name, id); err != nil {
 		return "", err
 	}
+	var undo undoList
+	defer func() {
+		if retErr != nil {
+			undo.run(ctx, "pod", id)
+		}
+	}()
+	undo.undo("release the pod's name", func(context.Context) error { r.releaseName(name, id); return nil })
 	pauseWhy := r.needsPause(cfg, un)
 	p := &pod{cfg: cfg, exited: make(chan struct{}), rec: &records.Pod{
 		Id: id, Config: raw, RuntimeHandler: h.name, State: records.PodState_POD_CREATING, CreatedAt: time.Now().UnixNano(),
@@ -63,35 +71,24 @@ func (r *Runtime) RunPodSandbox(ctx context.Context, cfg *runtimeapi.PodSandboxC
 		p.rec.Shim = spare.s.Info
 	}
 	if err := r.persistPod(p); err != nil {
-		r.releaseName(name, id)
 		if spare != nil {
 			r.spares.discard(ctx, spare)
 		}
 		return "", err
 	}
 	defer r.spares.refill(h) // once this pod runs (or failed)
-	defer func() {
-		if retErr != nil {
-			cctx := context.WithoutCancel(ctx)
-			logErr(cctx, r.teardownPod(cctx, p), "clean up failed pod sandbox", "pod", id)
-			logErr(cctx, r.store.DeletePod(id), "delete pod record", "pod", id)
-			r.releaseName(name, id)
-		}
-	}()
+	undo.undo("delete the pod's record", func(context.Context) error { return r.store.DeletePod(id) })
+	// The teardown undoes whatever of the pod was made (files, mounts,
+	// namespaces, network, pause, shim): it runs after the waits for the
+	// shim's start and CNI ADD, which the undo list runs first.
+	undo.undo("tear down the pod", func(ctx context.Context) error { return r.teardownPod(ctx, p) })
 	phases := newPhases()
-	// The shim starts while the pod's files, namespaces and network are
-	// made; the waits below are registered after the teardown above, so
-	// they run first: the teardown must see the shim, and CNI ADD must have
-	// finished before its DEL.
+	// The shim starts while the pod's files, namespaces and network are made.
 	shimDone, err := r.launchShim(ctx, p, h, spare)
 	if err != nil {
 		return "", err
 	}
-	defer func() {
-		if retErr != nil {
-			shimDone()
-		}
-	}()
+	undo.wait("the shim's start", func() error { _, err := shimDone(); return err })
 	podDir := r.podDir(id)
 	if err := writePodFiles(podDir, cfg); err != nil {
 		return "", err
@@ -109,11 +106,7 @@ func (r *Runtime) RunPodSandbox(ctx context.Context, cfg *runtimeapi.PodSandboxC
 	if err != nil {
 		return "", err
 	}
-	defer func() {
-		if retErr != nil {
-			networkDone()
-		}
-	}()
+	undo.wait("CNI ADD", networkDone)
 	if networkBeforePause {
 		if err := networkDone(); err != nil {
 			return "", err
