@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
-	"strings"
 	"sync"
 	"time"
 
@@ -102,17 +101,10 @@ func (r *Runtime) Exec(ctx context.Context, id string, cmd []string, eio ExecIO,
 	}
 	defer s.Task.Delete(bg, &taskapi.DeleteRequest{ID: cid, ExecID: execID})
 	if _, err := s.Task.Start(ctx, &taskapi.StartRequest{ID: cid, ExecID: execID}); err != nil {
-		if code := commandNotRun(err); code != 0 && taskRunning(bg, s, cid) {
-			// The container runs; the command could not: a shell's answer
-			// (127 not found, 126 not executable), which a probe reads.
-			if w := eio.Stderr; w != nil || eio.TTY {
-				if w == nil {
-					w = eio.Stdout
-				}
-				fmt.Fprintf(w, "%s: %v\n", cmd[0], err)
-			}
-			return code, nil
-		}
+		// A command that cannot start (not found, not executable, the
+		// working directory gone, a denial) is an error with the shim's
+		// code, as containerd 2.4.2 answers it (measured: docs/kubelet.md),
+		// never an exit code guessed from the error's text.
 		return 0, execFailed(bg, s, cid, err)
 	}
 	if eio.Stdin != nil {
@@ -253,32 +245,31 @@ func execProcess(ctr *specs.Process, cmd []string, tty bool) *specs.Process {
 	return &p
 }
 
-// commandNotRun is the shell's exit code for an exec whose command could not
-// be run (127: not found, 126: not executable), or 0 for another failure.
-func commandNotRun(err error) int32 {
-	msg := err.Error()
-	switch {
-	case strings.Contains(msg, "no such file or directory"), strings.Contains(msg, "executable file not found"), strings.Contains(msg, "cannot find the file"):
-		return 127
-	case strings.Contains(msg, "permission denied"), strings.Contains(msg, "exec format error"), strings.Contains(msg, "is a directory"):
-		return 126
-	}
-	return 0
-}
-
-// taskRunning asks the shim whether the container's task still runs.
-func taskRunning(ctx context.Context, s *shim.Shim, id string) bool {
+// taskRunning asks the shim whether the container's task still runs; an
+// error when the shim does not answer.
+func taskRunning(ctx context.Context, s *shim.Shim, id string) (bool, error) {
 	st, err := s.Task.State(ctx, &taskapi.StateRequest{ID: id})
-	return err == nil && st.Status == tasktypes.Status_RUNNING
+	if err != nil {
+		return false, errgrpcFromShim(err)
+	}
+	return st.Status == tasktypes.Status_RUNNING, nil
 }
 
 // execFailed is the error of an exec the shim refused: FailedPrecondition
 // when the container stopped meanwhile (an exec racing a stop: runc fails
 // the exec as the init dies, a moment before the shim sees the exit, so
-// the task is watched for that moment), else the shim's error.
+// the task is watched for that moment); Unavailable when the shim does not
+// answer (it crashed, or its connection broke), or NotFound if it no longer
+// knows the task; else the shim's error.
 func execFailed(ctx context.Context, s *shim.Shim, id string, err error) error {
 	for deadline := time.Now().Add(execStopWait); ; time.Sleep(20 * time.Millisecond) {
-		if !taskRunning(ctx, s, id) {
+		running, stErr := taskRunning(ctx, s, id)
+		switch {
+		case errdefs.IsNotFound(stErr):
+			return fmt.Errorf("container %s: its shim no longer knows the task (%v) after the exec failed: %v: %w", id, stErr, err, errdefs.ErrNotFound)
+		case stErr != nil:
+			return fmt.Errorf("container %s: its shim does not answer (%v) after the exec failed: %v: %w", id, stErr, err, errdefs.ErrUnavailable)
+		case !running:
 			return fmt.Errorf("container %s is not running: %w", id, errdefs.ErrFailedPrecondition)
 		}
 		if time.Now().After(deadline) {

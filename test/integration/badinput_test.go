@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -354,12 +355,6 @@ func TestBadInput(t *testing.T) {
 		}
 	}
 
-	// ExecSync of a command the image lacks is the shell's 127, not an error:
-	// the kubelet reads it as a failed probe.
-	resp, err := rt.ExecSync(testutil.Ctx(t), &runtimeapi.ExecSyncRequest{ContainerId: ctrID, Cmd: []string{"/no/such/binary"}})
-	if err != nil || resp.ExitCode != 127 || !strings.Contains(string(resp.Stderr), "/no/such/binary") {
-		t.Errorf("ExecSync of a missing binary: %v %+v", err, resp)
-	}
 	e.removeAll()
 }
 
@@ -444,6 +439,59 @@ func TestExecRacingStop(t *testing.T) {
 		close(done)
 		wg.Wait()
 		t.Logf("round %d: %v", round, seen)
+	}
+	e.removeAll()
+}
+
+// TestExecFailures: an exec whose command cannot start is an error with the
+// code containerd 2.4.2 gives the same request (Unknown, the shim's: see
+// docs/kubelet.md), naming what failed, and never an exit code: not for a
+// missing binary, a directory, nor a working directory
+// removed after the start (runc: "chdir to cwd"). An exec while the pod's
+// shim is gone is FailedPrecondition or Unavailable.
+func TestExecFailures(t *testing.T) {
+	e := newPodEnv(t)
+	podID, pod := e.runPod("execfail")
+	id := e.createWith(podID, pod, "c", func(c *runtimeapi.ContainerConfig) {
+		c.WorkingDir = "/work"
+		c.Args = []string{"sleep", "600"}
+	})
+	e.start(id)
+	rt := e.d.Runtime
+	execErr := func(what string, cmd ...string) error {
+		t.Helper()
+		resp, err := rt.ExecSync(testutil.Ctx(t), &runtimeapi.ExecSyncRequest{ContainerId: id, Cmd: cmd, Timeout: 10})
+		if err == nil {
+			t.Errorf("%s: ExecSync %v answered exit %d (stderr %q), want an error", what, cmd, resp.ExitCode, resp.Stderr)
+		}
+		return err
+	}
+	for _, c := range []struct {
+		what, names string
+		cmd         []string
+	}{
+		{"missing binary", "/no/such/binary", []string{"/no/such/binary"}},
+		{"a directory", "is a directory", []string{"/work"}},
+	} {
+		if err := execErr(c.what, c.cmd...); err != nil && (status.Code(err) != codes.Unknown || !strings.Contains(err.Error(), c.names)) {
+			t.Errorf("%s: %v; want Unknown naming %q", c.what, err, c.names)
+		}
+	}
+	if out := e.exec(id, "/testproc", "rm", "/work"); out != "" {
+		t.Fatalf("rm /work: %q", out)
+	}
+	if err := execErr("working directory removed", "/testproc", "echo"); err != nil && (status.Code(err) != codes.Unknown || !strings.Contains(err.Error(), "chdir to cwd")) {
+		t.Errorf("working directory removed: %v; want Unknown naming runc's chdir", err)
+	}
+	shims := e.d.Shims()
+	if len(shims) != 1 {
+		t.Fatalf("%d shims, want the pod's", len(shims))
+	}
+	syscall.Kill(shims[0], syscall.SIGKILL)
+	if err := execErr("shim killed", "/testproc", "echo"); err != nil {
+		if c := status.Code(err); c != codes.FailedPrecondition && c != codes.Unavailable {
+			t.Errorf("exec while the pod's shim is gone: %v; want FailedPrecondition or Unavailable", err)
+		}
 	}
 	e.removeAll()
 }

@@ -27,7 +27,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: testproc pause|echo|exit|tick|spin|env|sleep|hostname|readlink|cat ...")
+		fmt.Fprintln(os.Stderr, "usage: testproc pause|echo|exit|tick|spin|env|sleep|hostname|readlink|rm|cat ...")
 		os.Exit(2)
 	}
 	args := os.Args[2:]
@@ -88,6 +88,13 @@ func main() {
 		})
 		fmt.Fprintln(os.Stderr, http.ListenAndServe(":"+args[0], nil))
 		os.Exit(1)
+	case "rm":
+		for _, a := range args {
+			if err := os.RemoveAll(a); err != nil {
+				fmt.Fprintln(os.Stderr, err)
+				os.Exit(1)
+			}
+		}
 	case "cat":
 		b, err := os.ReadFile(args[0])
 		if err != nil {
