@@ -16,6 +16,7 @@ import (
 
 	_ "github.com/containerd/containerd/api/events" // registers the image event types typeurl decodes
 	"github.com/containerd/containerd/v2/core/events/exchange"
+	"github.com/containerd/containerd/v2/pkg/gc"
 	"github.com/containerd/containerd/v2/core/metadata"
 	"github.com/containerd/typeurl/v2"
 
@@ -39,8 +40,9 @@ func init() {
 		Type: plugins.GRPCPlugin,
 		ID:   ID,
 		// The metadata database (and with it the snapshotters and content
-		// store) and the event exchange must be up first.
-		Requires: []plugin.Type{plugins.EventPlugin, plugins.MetadataPlugin},
+		// store), its garbage-collection scheduler and the event exchange
+		// must be up first.
+		Requires: []plugin.Type{plugins.EventPlugin, plugins.MetadataPlugin, plugins.SnapshotPlugin, plugins.GCPlugin},
 		Config:   config.Default(),
 		InitFn:   initService,
 	})
@@ -50,6 +52,15 @@ func init() {
 type service struct {
 	rt *runtime.Runtime
 	st *server.Streaming
+	// stopEvents ends the goroutine following containerd's image events;
+	// eventsDone is closed once it has.
+	stopEvents context.CancelFunc
+	eventsDone chan struct{}
+}
+
+// collector is containerd's garbage-collection scheduler plugin.
+type collector interface {
+	ScheduleAndWait(context.Context) (gc.Stats, error)
 }
 
 func initService(ic *plugin.InitContext) (any, error) {
@@ -72,28 +83,59 @@ func initService(ic *plugin.InitContext) (any, error) {
 	if !ok {
 		return nil, fmt.Errorf("containerd's metadata plugin is a %T", m)
 	}
+	// The snapshotter's directory and capabilities as its plugin reports
+	// them (a root_path in containerd's config moves the directory).
+	sp := ic.Plugins().Get(plugins.SnapshotPlugin, images.SnapshotterName)
+	if sp == nil {
+		return nil, fmt.Errorf("containerd has no %s snapshotter plugin", images.SnapshotterName)
+	}
+	if err := sp.Err(); err != nil {
+		return nil, fmt.Errorf("containerd's %s snapshotter: %w", images.SnapshotterName, err)
+	}
+	snapRoot := sp.Meta.Exports[plugins.SnapshotterRootDir]
+	if snapRoot == "" {
+		return nil, fmt.Errorf("containerd's %s snapshotter exports no root directory", images.SnapshotterName)
+	}
+	g, err := ic.GetSingle(plugins.GCPlugin)
+	if err != nil {
+		return nil, fmt.Errorf("containerd's garbage-collection scheduler: %w", err)
+	}
+	sched, ok := g.(collector)
+	if !ok {
+		return nil, fmt.Errorf("containerd's garbage-collection plugin is a %T", g)
+	}
 	shared := &images.Shared{
-		DB: db,
-		// Beside this plugin's root: <root>/io.containerd.snapshotter.v1.NAME.
-		SnapshotRoot: filepath.Join(filepath.Dir(cfg.Root), string(plugins.SnapshotPlugin)+"."+images.SnapshotterName),
-		Capabilities: images.SnapshotterCapabilities(),
+		DB:           db,
+		SnapshotRoot: snapRoot,
+		Capabilities: sp.Meta.Capabilities,
+		Collect: func(ctx context.Context) error {
+			_, err := sched.ScheduleAndWait(ctx)
+			return err
+		},
 	}
 	rt, err := runtime.New(ctx, cfg, runtime.WithSharedImages(shared))
 	if err != nil {
 		return nil, err
-	}
-	if ev, err := ic.GetSingle(plugins.EventPlugin); err == nil {
-		if ex, ok := ev.(*exchange.Exchange); ok {
-			go followImageEvents(ctx, ex, rt.Images)
-		}
 	}
 	st, err := server.StartStreaming(rt, cfg.Streaming.Address)
 	if err != nil {
 		rt.Close()
 		return nil, err
 	}
-	log.G(ic.Context).WithField("root", cfg.Root).WithField("streaming", st.Addr()).Info("wincri CRI service ready")
-	return &service{rt: rt, st: st}, nil
+	s := &service{rt: rt, st: st, stopEvents: func() {}}
+	if ev, err := ic.GetSingle(plugins.EventPlugin); err == nil {
+		if ex, ok := ev.(*exchange.Exchange); ok {
+			var ectx context.Context
+			ectx, s.stopEvents = context.WithCancel(ctx)
+			s.eventsDone = make(chan struct{})
+			go func() {
+				defer close(s.eventsDone)
+				followImageEvents(ectx, ex, rt.Images)
+			}()
+		}
+	}
+	log.G(ic.Context).WithField("root", cfg.Root).WithField("snapshots", snapRoot).WithField("streaming", st.Addr()).Info("wincri CRI service ready")
+	return s, nil
 }
 
 // Register puts the CRI services on containerd's gRPC server, each handler
@@ -103,8 +145,13 @@ func (s *service) Register(g *grpc.Server) error {
 	return nil
 }
 
-// Close stops the streaming server and closes the stores; pods keep running.
+// Close stops following image events and the streaming server, and closes
+// the stores; pods keep running.
 func (s *service) Close() error {
+	s.stopEvents()
+	if s.eventsDone != nil {
+		<-s.eventsDone
+	}
 	return errors.Join(s.st.Close(), s.rt.Close())
 }
 
@@ -124,9 +171,11 @@ func followImageEvents(ctx context.Context, ex *exchange.Exchange, is *images.St
 				is.Refresh(ctx, e.GetName())
 			}
 		case err := <-errs:
-			if err != nil {
+			if err != nil && ctx.Err() == nil {
 				log.G(ctx).WithError(err).Error("stopped following containerd's image events")
 			}
+			return
+		case <-ctx.Done():
 			return
 		}
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/wincri/wincri/proto/records"
 	"github.com/wincri/wincri/runtime/failpoint"
+	"github.com/wincri/wincri/runtime/validate"
 )
 
 // CreateContainer creates a container in a ready pod: its rootfs snapshot
@@ -21,7 +22,7 @@ import (
 // undone at the next start.
 func (r *Runtime) CreateContainer(ctx context.Context, podID string, cfg *runtimeapi.ContainerConfig) (_ string, retErr error) {
 	defer r.activity.begin()()
-	if err := validateContainerConfig(cfg); err != nil {
+	if err := validate.ContainerConfig(cfg); err != nil {
 		return "", err
 	}
 	md := cfg.GetMetadata()

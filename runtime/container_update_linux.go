@@ -7,6 +7,8 @@ import (
 	"github.com/containerd/errdefs"
 	"github.com/opencontainers/runtime-spec/specs-go"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"github.com/wincri/wincri/runtime/validate"
 )
 
 // resourceUpdate checks the Linux resources of an update, merges them into
@@ -19,7 +21,7 @@ func (r *Runtime) resourceUpdate(ctx context.Context, id string, spec *specs.Spe
 	if spec.Linux == nil {
 		return nil, fmt.Errorf("container %s has no Linux spec: %w", id, errdefs.ErrFailedPrecondition)
 	}
-	if err := checkLinuxResources("linux", lr); err != nil {
+	if err := validate.LinuxResources("linux", lr); err != nil {
 		return nil, err
 	}
 	resources := linuxResources(spec.Linux.Resources, lr)

@@ -8,6 +8,7 @@ import (
 	"github.com/opencontainers/runtime-spec/specs-go"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
+	"github.com/wincri/wincri/runtime/validate"
 	"github.com/wincri/wincri/runtime/winspec"
 )
 
@@ -19,7 +20,7 @@ func (r *Runtime) resourceUpdate(_ context.Context, id string, spec *specs.Spec,
 	if wr == nil {
 		return nil, nil
 	}
-	if err := validateContainerPlatform(&runtimeapi.ContainerConfig{Windows: &runtimeapi.WindowsContainerConfig{Resources: wr}}); err != nil {
+	if err := validate.ContainerPlatform(&runtimeapi.ContainerConfig{Windows: &runtimeapi.WindowsContainerConfig{Resources: wr}}); err != nil {
 		return nil, err
 	}
 	if spec.Windows == nil {

@@ -21,6 +21,7 @@ import (
 	"github.com/wincri/wincri/runtime/failpoint"
 	"github.com/wincri/wincri/runtime/images"
 	"github.com/wincri/wincri/runtime/shim"
+	"github.com/wincri/wincri/runtime/validate"
 )
 
 // RunPodSandbox creates and starts a pod sandbox: its namespaces, CNI
@@ -30,7 +31,7 @@ import (
 // undone at the next start.
 func (r *Runtime) RunPodSandbox(ctx context.Context, cfg *runtimeapi.PodSandboxConfig, handlerName string) (_ string, retErr error) {
 	defer r.activity.begin()()
-	if err := validatePodConfig(cfg); err != nil {
+	if err := validate.PodConfig(cfg); err != nil {
 		return "", err
 	}
 	md := cfg.GetMetadata()

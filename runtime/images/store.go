@@ -76,6 +76,11 @@ type Shared struct {
 	SnapshotRoot string
 	// Capabilities are that snapshotter's (the unpacker asks for them).
 	Capabilities []string
+	// Collect asks containerd's garbage-collection scheduler for a
+	// collection and waits for it (containerd's own CRI does the same): a
+	// client of a shared database never collects it itself, which would
+	// take its write lock outside the scheduler.
+	Collect func(context.Context) error
 }
 
 // Store is the image store. It is safe for concurrent use.
@@ -201,7 +206,10 @@ func newStore(ctx context.Context, opts Options, bdb *bolt.DB, sn snapshots.Snap
 	if err := s.load(ctx); err != nil {
 		return nil, err
 	}
-	s.gc.start(context.WithoutCancel(ctx), s.GC)
+	if !s.shared {
+		// In a containerd, its scheduler collects after deletions.
+		s.gc.start(context.WithoutCancel(ctx), s.GC)
+	}
 	return s, nil
 }
 
@@ -287,9 +295,15 @@ func (s *Store) load(ctx context.Context) error {
 	return nil
 }
 
-// GC garbage-collects content and snapshots that no image references.
+// GC garbage-collects content and snapshots that no image references
+// (through containerd's scheduler in plugin mode).
 func (s *Store) GC(ctx context.Context) error {
-	_, err := s.db.GarbageCollect(s.nsContext(ctx))
+	var err error
+	if s.shared {
+		err = s.opts.Shared.Collect(ctx)
+	} else {
+		_, err = s.db.GarbageCollect(s.nsContext(ctx))
+	}
 	s.usage.changed()
 	return err
 }
@@ -345,5 +359,19 @@ func (s *Store) Refresh(ctx context.Context, name string) {
 		log.G(ctx).WithError(err).WithField("ref", name).Warn("image record's content is unreadable")
 		return
 	}
-	s.index(img, rec.Name)
+	// Indexed under the lock Remove holds while it deletes and unindexes,
+	// and only if the record is still what was read: a removal meanwhile
+	// must not leave a deleted image listed.
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now, err := s.imageService().Get(ctx, name)
+	switch {
+	case errdefs.IsNotFound(err):
+		s.unindexLocked(name)
+	case err != nil:
+		log.G(ctx).WithError(err).WithField("ref", name).Warn("re-read image record")
+	case now.Target.Digest == rec.Target.Digest:
+		s.indexLocked(img, now.Name)
+	default: // changed again: the event of that change refreshes it
+	}
 }

@@ -121,6 +121,8 @@ state = %[2]q
 required_plugins = ["io.containerd.grpc.v1.wincri"]
 [grpc]
   address = %[3]q
+[plugins.'io.containerd.snapshotter.v1.overlayfs']
+  root_path = %[6]q
 [plugins.'io.containerd.grpc.v1.wincri']
   sandbox_image = "registry.k8s.io/wincri-test/pause:1"
   [plugins.'io.containerd.grpc.v1.wincri'.registry]
@@ -128,7 +130,7 @@ required_plugins = ["io.containerd.grpc.v1.wincri"]
   [plugins.'io.containerd.grpc.v1.wincri'.cni]
     conf_dir = %[5]q
     bin_dirs = ["/usr/lib/cni", "/opt/cni/bin"]
-`, filepath.Join(work, "root"), filepath.Join(work, "state"), c.sock, filepath.Join(work, "certs.d"), filepath.Join(work, "cni")),
+`, filepath.Join(work, "root"), filepath.Join(work, "state"), c.sock, filepath.Join(work, "certs.d"), filepath.Join(work, "cni"), filepath.Join(work, "snaps")),
 	} {
 		f := filepath.Join(work, p)
 		os.MkdirAll(filepath.Dir(f), 0o755)
@@ -161,10 +163,30 @@ required_plugins = ["io.containerd.grpc.v1.wincri"]
 		t.Fatalf("ctr plugins ls does not show io.containerd.grpc.v1 wincri ok:\n%s", out)
 	}
 
-	// One image store: what the CRI pulls, ctr lists; what ctr imports, the
-	// CRI runs; nothing is stored under the plugin's own root.
+	// One image store: what the CRI pulls, ctr lists (and containerd's
+	// event subscribers hear of); what ctr imports, the CRI runs; nothing is
+	// stored under the plugin's own root.
+	var events strings.Builder
+	evCmd := exec.Command(c.ctr, "--address", c.sock, "events")
+	evCmd.Stdout = &events
+	if err := evCmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(500 * time.Millisecond) // subscribed
 	if _, err := c.is.PullImage(ctx, &runtimeapi.PullImageRequest{Image: &runtimeapi.ImageSpec{Image: procImage}}); err != nil {
 		t.Fatalf("PullImage: %v", err)
+	}
+	time.Sleep(500 * time.Millisecond)
+	evCmd.Process.Kill()
+	evCmd.Wait()
+	if !strings.Contains(events.String(), "/images/create") || !strings.Contains(events.String(), procImage) {
+		t.Errorf("ctr events saw no /images/create of %s for the CRI's pull:\n%s", procImage, events.String())
+	}
+	// The snapshotter's root_path from containerd's config is where the
+	// CRI measures and reports the image filesystem.
+	fsi, err := c.is.ImageFsInfo(ctx, &runtimeapi.ImageFsInfoRequest{})
+	if err != nil || len(fsi.ImageFilesystems) == 0 || fsi.ImageFilesystems[0].FsId.GetMountpoint() != filepath.Join(work, "snaps") {
+		t.Errorf("ImageFsInfo with the snapshotter's root_path %s: %v %v", filepath.Join(work, "snaps"), fsi, err)
 	}
 	if out := c.runCtr("images", "ls", "-q"); !strings.Contains(out, procImage) {
 		t.Fatalf("ctr images ls does not list the CRI-pulled image:\n%s", out)

@@ -1,4 +1,4 @@
-package runtime
+package validate
 
 import (
 	"fmt"
@@ -33,17 +33,18 @@ func validatePodPlatform(cfg *runtimeapi.PodSandboxConfig) error {
 			return err
 		}
 	}
-	if err := checkLinuxResources("linux.resources", lin.GetResources()); err != nil {
+	if err := LinuxResources("linux.resources", lin.GetResources()); err != nil {
 		return err
 	}
-	if err := checkLinuxResources("linux.overhead", lin.GetOverhead()); err != nil {
+	if err := LinuxResources("linux.overhead", lin.GetOverhead()); err != nil {
 		return err
 	}
 	sc := lin.GetSecurityContext()
 	return checkIDs("linux.security_context", sc.GetRunAsUser(), sc.GetRunAsGroup(), sc.GetSupplementalGroups())
 }
 
-func validateContainerPlatform(cfg *runtimeapi.ContainerConfig) error {
+// ContainerPlatform checks the platform's part of a container config.
+func ContainerPlatform(cfg *runtimeapi.ContainerConfig) error {
 	if w := cfg.GetWorkingDir(); w != "" {
 		if err := checkPath("working_dir", w); err != nil {
 			return err
@@ -61,7 +62,7 @@ func validateContainerPlatform(cfg *runtimeapi.ContainerConfig) error {
 			return badField(field+".permissions", "%q: want letters of rwm", d.GetPermissions())
 		}
 	}
-	if err := checkLinuxResources("linux.resources", cfg.GetLinux().GetResources()); err != nil {
+	if err := LinuxResources("linux.resources", cfg.GetLinux().GetResources()); err != nil {
 		return err
 	}
 	sc := cfg.GetLinux().GetSecurityContext()
@@ -82,9 +83,9 @@ func checkIDs(field string, user, group *runtimeapi.Int64Value, groups []int64) 
 	return nil
 }
 
-// checkLinuxResources: values the kernel takes (CFS period 1 ms to 1 s,
+// LinuxResources checks values against what the kernel takes (CFS period 1 ms to 1 s,
 // quota at least 1 ms or -1, shares 2 to 262144, OOM score -1000 to 1000).
-func checkLinuxResources(field string, r *runtimeapi.LinuxContainerResources) error {
+func LinuxResources(field string, r *runtimeapi.LinuxContainerResources) error {
 	if r == nil {
 		return nil
 	}

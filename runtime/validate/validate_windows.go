@@ -1,4 +1,4 @@
-package runtime
+package validate
 
 import (
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
@@ -6,9 +6,9 @@ import (
 
 func validatePodPlatform(*runtimeapi.PodSandboxConfig) error { return nil }
 
-// validateContainerPlatform: Windows resources within what HCS takes (CPU
+// ContainerPlatform checks Windows resources: within within what HCS takes (CPU
 // shares and maximum are out of 10000).
-func validateContainerPlatform(cfg *runtimeapi.ContainerConfig) error {
+func ContainerPlatform(cfg *runtimeapi.ContainerConfig) error {
 	r := cfg.GetWindows().GetResources()
 	switch {
 	case r == nil:

@@ -1,4 +1,7 @@
-package runtime
+// Package validate checks CRI requests whole before anything is made: a
+// field the kernel, runc or a CNI plugin would refuse halfway is
+// InvalidArgument naming the field, and nothing is left to undo.
+package validate
 
 import (
 	"fmt"
@@ -10,10 +13,6 @@ import (
 	"github.com/containerd/errdefs"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 )
-
-// Requests are checked whole before anything is made: a field the kernel,
-// runc or a CNI plugin would refuse halfway is InvalidArgument naming the
-// field, and nothing is left to undo.
 
 // Limits on what a request may carry (Kubernetes' own are lower: names are
 // DNS subdomains of at most 253 bytes, annotations at most 256 KiB in all).
@@ -89,8 +88,8 @@ func checkArgs(field string, args []string) error {
 	return nil
 }
 
-// validatePodConfig checks a RunPodSandbox request's config.
-func validatePodConfig(cfg *runtimeapi.PodSandboxConfig) error {
+// PodConfig checks a RunPodSandbox request's config.
+func PodConfig(cfg *runtimeapi.PodSandboxConfig) error {
 	md := cfg.GetMetadata()
 	for _, f := range []struct{ name, v string }{{"metadata.name", md.GetName()}, {"metadata.namespace", md.GetNamespace()}, {"metadata.uid", md.GetUid()}} {
 		if err := checkName(f.name, f.v); err != nil {
@@ -155,8 +154,8 @@ func checkPortMapping(field string, pm *runtimeapi.PortMapping) error {
 	return nil
 }
 
-// validateContainerConfig checks a CreateContainer request's config.
-func validateContainerConfig(cfg *runtimeapi.ContainerConfig) error {
+// ContainerConfig checks a CreateContainer request's config.
+func ContainerConfig(cfg *runtimeapi.ContainerConfig) error {
 	if err := checkName("metadata.name", cfg.GetMetadata().GetName()); err != nil {
 		return err
 	}
@@ -191,7 +190,7 @@ func validateContainerConfig(cfg *runtimeapi.ContainerConfig) error {
 	if err := checkMap("annotations", cfg.GetAnnotations()); err != nil {
 		return err
 	}
-	return validateContainerPlatform(cfg)
+	return ContainerPlatform(cfg)
 }
 
 func checkMount(field string, m *runtimeapi.Mount) error {
