@@ -16,8 +16,8 @@ import (
 
 	_ "github.com/containerd/containerd/api/events" // registers the image event types typeurl decodes
 	"github.com/containerd/containerd/v2/core/events/exchange"
-	"github.com/containerd/containerd/v2/pkg/gc"
 	"github.com/containerd/containerd/v2/core/metadata"
+	"github.com/containerd/containerd/v2/pkg/gc"
 	"github.com/containerd/typeurl/v2"
 
 	"github.com/containerd/containerd/v2/plugins"
