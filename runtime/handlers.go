@@ -11,6 +11,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/wincri/wincri/runtime/config"
+	"github.com/wincri/wincri/runtime/spares"
 )
 
 // handler is a runtime handler (RuntimeClass) ready to start shims with.
@@ -23,6 +24,11 @@ type handler struct {
 	// podAnnotations and containerAnnotations are the annotation patterns
 	// passed to the shim.
 	podAnnotations, containerAnnotations []string
+}
+
+// spare is the handler as the spare-shim pool knows it.
+func (h handler) spare() spares.Handler {
+	return spares.Handler{Name: h.name, Shim: h.shim, Opts: h.opts}
 }
 
 // loadHandlers decodes every handler's options into the shim's own options

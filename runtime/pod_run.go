@@ -21,6 +21,7 @@ import (
 	"github.com/wincri/wincri/runtime/failpoint"
 	"github.com/wincri/wincri/runtime/images"
 	"github.com/wincri/wincri/runtime/shim"
+	"github.com/wincri/wincri/runtime/spares"
 	"github.com/wincri/wincri/runtime/validate"
 )
 
@@ -67,17 +68,17 @@ func (r *Runtime) RunPodSandbox(ctx context.Context, cfg *runtimeapi.PodSandboxC
 		Shim: &records.Shim{Binary: h.shim, Bundle: r.bundleDir(id)},
 	}}
 	// A spare shim is recorded before the pod takes it, likewise.
-	spare := r.spares.take(ctx, h, id)
+	spare := r.spares.Take(ctx, h.spare(), r.bundleDir(id))
 	if spare != nil {
-		p.rec.Shim = spare.s.Info
+		p.rec.Shim = spare.Shim.Info
 	}
 	if err := r.persistPod(p); err != nil {
 		if spare != nil {
-			r.spares.discard(ctx, spare)
+			r.spares.Discard(ctx, spare)
 		}
 		return "", err
 	}
-	defer r.spares.refill(h) // once this pod runs (or failed)
+	defer r.spares.Refill(h.spare()) // once this pod runs (or failed)
 	undo.undo("delete the pod's record", func(context.Context) error { return r.store.DeletePod(id) })
 	// The teardown undoes whatever of the pod was made (files, mounts,
 	// namespaces, network, pause, shim): it runs after the waits for the
@@ -219,11 +220,11 @@ func shimSpec(p *pod) *specs.Spec {
 // (p.rec.Shim must already be persisted), or adopts spare, a shim already
 // running. The returned function waits for the start and keeps the shim
 // (any number of calls); the caller persists its address.
-func (r *Runtime) launchShim(ctx context.Context, p *pod, h handler, spare *spare) (func() (*shim.Shim, error), error) {
+func (r *Runtime) launchShim(ctx context.Context, p *pod, h handler, spare *spares.Spare) (func() (*shim.Shim, error), error) {
 	id := p.rec.Id
 	var started func() (*shim.Shim, error)
 	if spare != nil {
-		if err := r.spares.adopt(ctx, spare); err != nil {
+		if err := r.spares.Adopt(ctx, spare); err != nil {
 			log.G(ctx).WithError(err).WithField("pod", id).Warn("starting the pod's own shim")
 			p.rec.Shim = &records.Shim{Binary: h.shim, Bundle: r.bundleDir(id)}
 			if err := r.persistPod(p); err != nil {
@@ -231,7 +232,7 @@ func (r *Runtime) launchShim(ctx context.Context, p *pod, h handler, spare *spar
 			}
 			spare = nil
 		} else {
-			started = func() (*shim.Shim, error) { return spare.s, nil }
+			started = func() (*shim.Shim, error) { return spare.Shim, nil }
 		}
 	}
 	if err := r.writeBundle(id, shimSpec(p)); err != nil {

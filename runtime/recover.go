@@ -56,7 +56,7 @@ func (r *Runtime) recover(ctx context.Context) error {
 	if err := joinErrs(errs); err != nil {
 		return err
 	}
-	r.spares.reap(ctx)
+	r.spares.Reap(ctx)
 	r.sweep(ctx)
 	return nil
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/wincri/wincri/runtime/config"
 	"github.com/wincri/wincri/runtime/images"
 	"github.com/wincri/wincri/runtime/shim"
+	"github.com/wincri/wincri/runtime/spares"
 	"github.com/wincri/wincri/runtime/statscache"
 	"github.com/wincri/wincri/runtime/store"
 )
@@ -33,7 +34,7 @@ type Runtime struct {
 	Images   *images.Store
 	store    *store.Store
 	shims    *shim.Manager
-	spares   *spareShims
+	spares   *spares.Pool
 	activity activity
 	net      network.Manager
 	handlers map[string]handler
@@ -128,7 +129,13 @@ func New(ctx context.Context, cfg *config.Config, opts ...Option) (_ *Runtime, r
 	if err != nil {
 		return nil, err
 	}
-	r.spares = newSpareShims(r)
+	r.spares = spares.New(spares.Config{
+		Dir: filepath.Join(cfg.State, "spares"), Enabled: cfg.SpareShims, Shims: r.shims, Quiet: r.activity.quietFor,
+		Handler: func(name string) (spares.Handler, error) {
+			h, err := r.handlerFor(name)
+			return h.spare(), err
+		},
+	})
 	r.logMissingCgroups(ctx)
 	if err := r.recover(ctx); err != nil {
 		r.shims.Close()
@@ -160,7 +167,7 @@ func (r *Runtime) Close() error {
 		}
 	}
 	r.mu.Unlock()
-	r.spares.close()
+	r.spares.Close()
 	r.cleanups.Close()
 	return errors.Join(r.shims.Close(), r.store.Close(), r.Images.Close())
 }

@@ -2,7 +2,6 @@ package runtime
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -72,19 +71,7 @@ func (r *Runtime) snapshotMounts(ctx context.Context, key string) ([]*types.Moun
 
 // writeBundle writes the container's bundle: config.json and rootfs/.
 func (r *Runtime) writeBundle(id string, spec *specs.Spec) error {
-	return writeSpec(r.bundleDir(id), spec)
-}
-
-// writeSpec writes spec as dir's config.json, with an empty rootfs/ beside it.
-func writeSpec(dir string, spec *specs.Spec) error {
-	if err := os.MkdirAll(filepath.Join(dir, "rootfs"), 0o711); err != nil {
-		return err
-	}
-	b, err := json.Marshal(spec)
-	if err != nil {
-		return err
-	}
-	return os.WriteFile(filepath.Join(dir, "config.json"), b, 0o600)
+	return shim.WriteBundle(r.bundleDir(id), spec)
 }
 
 // removeBundleLater removes a removed container's snapshot and bundle in

@@ -25,6 +25,7 @@ import (
 	shimclient "github.com/containerd/containerd/v2/pkg/shim"
 	"github.com/containerd/log"
 	"github.com/containerd/ttrpc"
+	"github.com/opencontainers/runtime-spec/specs-go"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/anypb"
 
@@ -316,4 +317,17 @@ func defaultVersion(r *bootapi.BootstrapResult) *bootapi.BootstrapResult {
 
 func isClosed(err error) bool {
 	return errors.Is(err, ttrpc.ErrClosed) || strings.Contains(err.Error(), "closed")
+}
+
+// WriteBundle writes spec as the bundle dir's config.json, with an empty
+// rootfs/ beside it: what a shim starts in.
+func WriteBundle(dir string, spec *specs.Spec) error {
+	if err := os.MkdirAll(filepath.Join(dir, "rootfs"), 0o711); err != nil {
+		return err
+	}
+	b, err := json.Marshal(spec)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(dir, "config.json"), b, 0o600)
 }

@@ -1,8 +1,10 @@
-package runtime
+package spares
 
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -22,7 +24,7 @@ import (
 	"github.com/wincri/wincri/runtime/shim"
 )
 
-// spareShims keeps one started, idle shim per runtime handler that has run
+// Pool keeps one started, idle shim per runtime handler that has run
 // a pod, so that RunPodSandbox does not wait for a shim to start (two execs
 // of the shim binary, 60-80 ms on a busy node, most of a pause pod's
 // critical path besides runc). A runtime-v2 shim is not bound to a pod
@@ -45,8 +47,8 @@ import (
 // There is never more than one spare per handler: a spare counts from the
 // moment its start is planned until a pod owns it or it is shut down, and
 // no spare starts before those a crash left behind are shut down.
-type spareShims struct {
-	r      *Runtime
+type Pool struct {
+	cfg    Config
 	dir    string
 	mu     sync.Mutex
 	slots  map[string]*spareSlot // by handler name: a spare starting or ready
@@ -64,13 +66,14 @@ type spareShims struct {
 // shorter than starting a shim of its own.
 type spareSlot struct {
 	done  chan struct{}
-	s     *spare
+	s     *Spare
 	begun bool // the start began: a pod may wait for it
 }
 
-type spare struct {
+// Spare is a started, idle shim; Shim is its connection.
+type Spare struct {
 	id, dir string
-	s       *shim.Shim
+	Shim    *shim.Shim
 }
 
 const (
@@ -78,16 +81,17 @@ const (
 	spareHandler = "handler"
 )
 
-func newSpareShims(r *Runtime) *spareShims {
+// New returns a pool with no spares yet.
+func New(cfg Config) *Pool {
 	reaped := make(chan struct{})
-	close(reaped) // until reap finds spares to shut down
-	return &spareShims{r: r, dir: filepath.Join(r.cfg.State, "spares"), slots: map[string]*spareSlot{},
+	close(reaped) // until Reap finds spares to shut down
+	return &Pool{cfg: cfg, dir: cfg.Dir, slots: map[string]*spareSlot{},
 		alive: map[string]int{}, reaped: reaped}
 }
 
 // release ends a spare's count (a pod owns it, or it is shut down, or its
 // start failed).
-func (sp *spareShims) release(h string) {
+func (sp *Pool) release(h string) {
 	sp.mu.Lock()
 	defer sp.mu.Unlock()
 	if sp.alive[h]--; sp.alive[h] <= 0 {
@@ -103,14 +107,14 @@ const spareClaimWait = 2 * time.Second
 // starting: its record (Bundle is the pod's bundle) is what the caller
 // persists before calling adopt. It returns nil when there is no spare
 // (none started yet, or another pod took it).
-func (sp *spareShims) take(ctx context.Context, h handler, id string) *spare {
+func (sp *Pool) Take(ctx context.Context, h Handler, bundle string) *Spare {
 	sp.mu.Lock()
-	slot := sp.slots[h.name]
+	slot := sp.slots[h.Name]
 	if sp.closed || slot == nil || !slot.begun {
 		sp.mu.Unlock()
 		return nil
 	}
-	delete(sp.slots, h.name) // claimed
+	delete(sp.slots, h.Name) // claimed
 	sp.mu.Unlock()
 	wait := time.NewTimer(spareClaimWait)
 	defer wait.Stop()
@@ -125,9 +129,9 @@ func (sp *spareShims) take(ctx context.Context, h handler, id string) *spare {
 		abandon := func() {
 			<-slot.done
 			if slot.s != nil {
-				sp.discard(context.Background(), slot.s)
+				sp.Discard(context.Background(), slot.s)
 			}
-			sp.release(h.name)
+			sp.release(h.Name)
 		}
 		sp.mu.Lock()
 		if !sp.closed { // close waits for it
@@ -144,58 +148,58 @@ func (sp *spareShims) take(ctx context.Context, h handler, id string) *spare {
 		return nil // its start failed (and released it)
 	}
 	select {
-	case <-s.s.Dead():
+	case <-s.Shim.Dead():
 		log.G(ctx).WithField("spare", s.id).Warn("spare shim died while idle; starting the pod's shim instead")
-		sp.discard(ctx, s)
-		sp.release(h.name)
+		sp.Discard(ctx, s)
+		sp.release(h.Name)
 		return nil
 	default:
 	}
-	sp.release(h.name) // the pod's now
-	info := proto.Clone(s.s.Info).(*records.Shim)
-	info.Bundle = sp.r.bundleDir(id)
-	s.s.Info = info
+	sp.release(h.Name) // the pod's now
+	info := proto.Clone(s.Shim.Info).(*records.Shim)
+	info.Bundle = bundle
+	s.Shim.Info = info
 	return s
 }
 
 // adopt moves the spare's directory to the pod's bundle. On failure the
 // spare is shut down and the caller starts a shim of its own.
-func (sp *spareShims) adopt(ctx context.Context, s *spare) error {
+func (sp *Pool) Adopt(ctx context.Context, s *Spare) error {
 	failpoint.Crash("spare-before-adopt")
-	err := os.MkdirAll(filepath.Dir(s.s.Info.Bundle), 0o711)
+	err := os.MkdirAll(filepath.Dir(s.Shim.Info.Bundle), 0o711)
 	if err == nil {
-		err = os.Rename(s.dir, s.s.Info.Bundle)
+		err = os.Rename(s.dir, s.Shim.Info.Bundle)
 	}
 	failpoint.Crash("spare-after-adopt")
 	if err != nil {
-		sp.discard(ctx, s)
+		sp.Discard(ctx, s)
 		return fmt.Errorf("adopt spare shim %s: %w", s.id, err)
 	}
-	log.G(ctx).WithField("spare", s.id).WithField("bundle", s.s.Info.Bundle).Debug("pod took a spare shim")
+	log.G(ctx).WithField("spare", s.id).WithField("bundle", s.Shim.Info.Bundle).Debug("pod took a spare shim")
 	return nil
 }
 
 // refill starts a spare for h in the background, at the next quiet moment,
 // unless one exists in any stage (waiting, starting, ready, claimed by a
 // pod that has not yet got it, being shut down). RunPodSandbox calls it.
-func (sp *spareShims) refill(h handler) {
-	if !sp.r.cfg.SpareShims || !spareable(h) {
+func (sp *Pool) Refill(h Handler) {
+	if !sp.cfg.Enabled || !spareable(h) {
 		return
 	}
 	sp.mu.Lock()
 	defer sp.mu.Unlock()
-	if sp.closed || sp.alive[h.name] > 0 {
+	if sp.closed || sp.alive[h.Name] > 0 {
 		return
 	}
 	slot := &spareSlot{done: make(chan struct{})}
-	sp.slots[h.name] = slot
-	sp.alive[h.name]++
+	sp.slots[h.Name] = slot
+	sp.alive[h.Name]++
 	reaped := sp.reaped
 	sp.wg.Go(func() {
 		defer close(slot.done)
 		<-reaped
 		if !sp.waitQuiet(slot) {
-			sp.release(h.name)
+			sp.release(h.Name)
 			return
 		}
 		s, err := sp.start(h)
@@ -203,12 +207,12 @@ func (sp *spareShims) refill(h handler) {
 		defer sp.mu.Unlock()
 		slot.s = s
 		if err != nil {
-			log.L.WithError(err).WithField("handler", h.name).Warn("could not start a spare shim")
-			if sp.slots[h.name] == slot {
-				delete(sp.slots, h.name)
+			log.L.WithError(err).WithField("handler", h.Name).Warn("could not start a spare shim")
+			if sp.slots[h.Name] == slot {
+				delete(sp.slots, h.Name)
 			}
-			if sp.alive[h.name]--; sp.alive[h.name] <= 0 {
-				delete(sp.alive, h.name)
+			if sp.alive[h.Name]--; sp.alive[h.Name] <= 0 {
+				delete(sp.alive, h.Name)
 			}
 		}
 	})
@@ -222,11 +226,11 @@ const spareQuiet = 100 * time.Millisecond
 
 // waitQuiet waits until the runtime has been quiet for spareQuiet and marks
 // slot begun; false if the pool closed meanwhile.
-func (sp *spareShims) waitQuiet(slot *spareSlot) bool {
+func (sp *Pool) waitQuiet(slot *spareSlot) bool {
 	for {
 		sp.mu.Lock()
 		closed := sp.closed
-		quiet := !closed && sp.r.activity.quietFor(spareQuiet)
+		quiet := !closed && sp.cfg.Quiet(spareQuiet)
 		if quiet {
 			slot.begun = true
 		}
@@ -238,30 +242,30 @@ func (sp *spareShims) waitQuiet(slot *spareSlot) bool {
 	}
 }
 
-func (sp *spareShims) start(h handler) (*spare, error) {
+func (sp *Pool) start(h Handler) (*Spare, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	id := "spare-" + newID()[:16]
+	id := "spare-" + newID()
 	dir := filepath.Join(sp.dir, id)
 	// The handler first: a crash during the start leaves a directory
 	// whose shim reap must still find.
 	if err := os.MkdirAll(dir, 0o711); err != nil {
 		return nil, err
 	}
-	if err := os.WriteFile(filepath.Join(dir, spareHandler), []byte(h.name), 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, spareHandler), []byte(h.Name), 0o600); err != nil {
 		os.RemoveAll(dir)
 		return nil, err
 	}
-	if err := writeSpec(dir, spareSpec()); err != nil {
+	if err := shim.WriteBundle(dir, spareSpec()); err != nil {
 		os.RemoveAll(dir)
 		return nil, err
 	}
-	s, err := sp.r.shims.Start(ctx, id, h.shim, dir, h.opts)
+	s, err := sp.cfg.Shims.Start(ctx, id, h.Shim, dir, h.Opts)
 	if err != nil {
 		os.RemoveAll(dir)
 		return nil, err
 	}
-	rec := &spare{id: id, dir: dir, s: s}
+	rec := &Spare{id: id, dir: dir, Shim: s}
 	// A round trip: the shim serves once it opened its log fifo. One taken
 	// and then left by a crash before that would wait for a reader of the
 	// fifo in this directory forever, and answer no Shutdown.
@@ -274,7 +278,7 @@ func (sp *spareShims) start(h handler) (*spare, error) {
 		err = os.WriteFile(filepath.Join(dir, spareRecord), b, 0o600)
 	}
 	if err != nil {
-		sp.discard(ctx, rec)
+		sp.Discard(ctx, rec)
 		return nil, err
 	}
 	return rec, nil
@@ -283,7 +287,25 @@ func (sp *spareShims) start(h handler) (*spare, error) {
 // spareable: only runc's v2 shim is known to start the same for every pod.
 // Others (kata, gVisor) read the pod's spec at start (a VM, a sandbox) and
 // start their own shim as before.
-func spareable(h handler) bool { return filepath.Base(h.shim) == "containerd-shim-runc-v2" }
+func spareable(h Handler) bool { return filepath.Base(h.Shim) == "containerd-shim-runc-v2" }
+
+// newID is a random 16-hex-digit id.
+func newID() string {
+	b := make([]byte, 8)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+func logErr(ctx context.Context, err error, msg string, fields ...any) {
+	if err == nil {
+		return
+	}
+	e := log.G(ctx).WithError(err)
+	for i := 0; i+1 < len(fields); i += 2 {
+		e = e.WithField(fmt.Sprint(fields[i]), fields[i+1])
+	}
+	e.Warn(msg)
+}
 
 // spareSpec is the bundle a spare starts in: it names no pod, so the shim
 // groups nothing under it (its socket is named after the spare's id).
@@ -297,11 +319,11 @@ const spareShutdownTimeout = 2 * time.Second
 // discard shuts a spare down and removes its directory. A spare that does
 // not shut down (hung, stopped) is killed: it serves no pod, and a new spare
 // may start only once it is gone.
-func (sp *spareShims) discard(ctx context.Context, s *spare) {
+func (sp *Pool) Discard(ctx context.Context, s *Spare) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), spareShutdownTimeout)
 	defer cancel()
-	logErr(ctx, s.s.Shutdown(ctx, s.id), "shut down spare shim", "spare", s.id)
-	if !shim.Gone(s.s.Info, time.Second) {
+	logErr(ctx, s.Shim.Shutdown(ctx, s.id), "shut down spare shim", "spare", s.id)
+	if !shim.Gone(s.Shim.Info, time.Second) {
 		for _, pid := range processesIn(s.dir) {
 			log.G(ctx).WithField("spare", s.id).WithField("pid", pid).Warn("spare shim does not shut down; killing it")
 			logErr(ctx, killWait(pid, time.Second), "kill spare shim", "spare", s.id)
@@ -346,7 +368,7 @@ func killWait(pid int, d time.Duration) error {
 
 // close shuts the spares no pod claimed down (the daemon stops; pods'
 // shims stay), and waits for every spare being started or shut down.
-func (sp *spareShims) close() {
+func (sp *Pool) Close() {
 	sp.mu.Lock()
 	sp.closed = true
 	slots := sp.slots
@@ -355,7 +377,7 @@ func (sp *spareShims) close() {
 	sp.wg.Wait()
 	for h, slot := range slots {
 		if slot.s != nil {
-			sp.discard(context.Background(), slot.s)
+			sp.Discard(context.Background(), slot.s)
 			sp.release(h)
 		}
 	}
@@ -366,7 +388,7 @@ func (sp *spareShims) close() {
 // before a new spare can start. One whose start the crash interrupted is
 // started again in its directory: the shim then answers with the address of
 // the one that runs (or starts one), which is shut down.
-func (sp *spareShims) reap(ctx context.Context) {
+func (sp *Pool) Reap(ctx context.Context) {
 	entries, _ := os.ReadDir(sp.dir)
 	if len(entries) == 0 {
 		return
@@ -389,20 +411,20 @@ func (sp *spareShims) reap(ctx context.Context) {
 				continue
 			}
 			log.G(ctx).WithField("spare", id).Info("shutting down a spare shim left by a crash")
-			sp.discard(ctx, &spare{id: id, dir: dir, s: s})
+			sp.Discard(ctx, &Spare{id: id, dir: dir, Shim: s})
 		}
 	})
 }
 
 // reach connects to the spare shim a crash left in dir: nil if it is gone
 // or never started.
-func (sp *spareShims) reach(ctx context.Context, id, dir string) (*shim.Shim, error) {
+func (sp *Pool) reach(ctx context.Context, id, dir string) (*shim.Shim, error) {
 	if b, err := os.ReadFile(filepath.Join(dir, spareRecord)); err == nil {
 		info := &records.Shim{}
 		if err := proto.Unmarshal(b, info); err != nil {
 			return nil, err
 		}
-		s, err := sp.r.shims.Connect(ctx, id, info)
+		s, err := sp.cfg.Shims.Connect(ctx, id, info)
 		if err != nil {
 			return nil, nil // gone
 		}
@@ -412,11 +434,11 @@ func (sp *spareShims) reach(ctx context.Context, id, dir string) (*shim.Shim, er
 	if err != nil {
 		return nil, nil // the crash came before the start
 	}
-	h, err := sp.r.handlerFor(strings.TrimSpace(string(name)))
+	h, err := sp.cfg.Handler(strings.TrimSpace(string(name)))
 	if err != nil {
 		return nil, err
 	}
 	ctx, cancel := context.WithTimeout(ctx, spareShutdownTimeout)
 	defer cancel()
-	return sp.r.shims.Start(ctx, id, h.shim, dir, h.opts)
+	return sp.cfg.Shims.Start(ctx, id, h.Shim, dir, h.Opts)
 }
