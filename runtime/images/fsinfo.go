@@ -50,7 +50,14 @@ func (s *Store) Usage(ctx context.Context) (FsUsage, error) {
 	if !c.last.Timestamp.IsZero() && gen == c.seen && time.Since(c.last.Timestamp) < usageMaxAge {
 		return c.last, nil
 	}
-	u := FsUsage{Mountpoint: s.opts.Root, Timestamp: time.Now()}
+	// The directory images live in: the store's root standalone (content
+	// and snapshots below it); inside a containerd, its snapshotter's root
+	// (as containerd's CRI reports it), not the plugin's empty directory.
+	mount := s.opts.Root
+	if s.shared {
+		mount = s.snapRoot
+	}
+	u := FsUsage{Mountpoint: mount, Timestamp: time.Now()}
 	ctx = s.nsContext(ctx)
 	sn := s.client.SnapshotService(s.snapshotter)
 	err := sn.Walk(ctx, func(ctx context.Context, info snapshots.Info) error {
