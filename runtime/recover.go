@@ -25,7 +25,7 @@ import (
 // a start: it reattaches to live shims, learns the exits it missed, undoes
 // what a crash interrupted half-way, and removes bundles and snapshots no
 // record owns.
-func (r *Runtime) recover(ctx context.Context) error {
+func (r *Runtime) recover(ctx context.Context, phases *phases) error {
 	for _, rec := range r.store.Pods() {
 		cfg := &runtimeapi.PodSandboxConfig{}
 		if err := proto.Unmarshal(rec.Config, cfg); err != nil {
@@ -48,16 +48,20 @@ func (r *Runtime) recover(ctx context.Context) error {
 	}
 	// Reconnecting is a round trip per shim and per task: done in parallel,
 	// so that a node with many pods is back within a second.
+	phases.mark("pod-records")
 	pods := r.allPods()
 	parallel(len(pods), func(i int) { r.reattachPod(ctx, pods[i]) })
+	phases.mark("pod-shims")
 	ctrs := r.store.Containers()
 	errs := make([]error, len(ctrs))
 	parallel(len(ctrs), func(i int) { errs[i] = r.recoverContainer(ctx, ctrs[i]) })
 	if err := joinErrs(errs); err != nil {
 		return err
 	}
+	phases.mark("containers")
 	r.spares.Reap(ctx)
 	r.sweep(ctx)
+	phases.mark("sweep")
 	return nil
 }
 

@@ -67,6 +67,7 @@ func New(ctx context.Context, cfg *config.Config, opts ...Option) (_ *Runtime, r
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	phases := newPhases()
 	for _, d := range []string{cfg.Root, cfg.State} {
 		if err := os.MkdirAll(d, 0o711); err != nil {
 			return nil, err
@@ -93,6 +94,7 @@ func New(ctx context.Context, cfg *config.Config, opts ...Option) (_ *Runtime, r
 	if err != nil {
 		return nil, fmt.Errorf("image store: %w", err)
 	}
+	phases.mark("images")
 	defer func() {
 		if retErr != nil {
 			is.Close()
@@ -102,6 +104,7 @@ func New(ctx context.Context, cfg *config.Config, opts ...Option) (_ *Runtime, r
 	if err != nil {
 		return nil, err
 	}
+	phases.mark("records")
 	defer func() {
 		if retErr != nil {
 			st.Close()
@@ -137,7 +140,8 @@ func New(ctx context.Context, cfg *config.Config, opts ...Option) (_ *Runtime, r
 		},
 	})
 	r.logMissingCgroups(ctx)
-	if err := r.recover(ctx); err != nil {
+	phases.mark("shims")
+	if err := r.recover(ctx, phases); err != nil {
 		r.shims.Close()
 		return nil, fmt.Errorf("recover state: %w", err)
 	}
@@ -147,6 +151,8 @@ func New(ctx context.Context, cfg *config.Config, opts ...Option) (_ *Runtime, r
 	}
 	r.stopStats = make(chan struct{})
 	go r.stats.KeepWarm(r.stopStats, r.warmStats)
+	phases.mark("nri")
+	log.G(ctx).WithField("pods", len(r.pods)).WithField("containers", len(r.ctrs)).WithField("phases", phases).Info("runtime ready")
 	return r, nil
 }
 
