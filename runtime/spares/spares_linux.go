@@ -296,15 +296,11 @@ func newID() string {
 	return hex.EncodeToString(b)
 }
 
-func logErr(ctx context.Context, err error, msg string, fields ...any) {
-	if err == nil {
-		return
+// warnIf logs err, if any, as a warning about the spare id.
+func warnIf(ctx context.Context, err error, msg, id string) {
+	if err != nil {
+		log.G(ctx).WithError(err).WithField("spare", id).Warn(msg)
 	}
-	e := log.G(ctx).WithError(err)
-	for i := 0; i+1 < len(fields); i += 2 {
-		e = e.WithField(fmt.Sprint(fields[i]), fields[i+1])
-	}
-	e.Warn(msg)
 }
 
 // spareSpec is the bundle a spare starts in: it names no pod, so the shim
@@ -322,14 +318,14 @@ const spareShutdownTimeout = 2 * time.Second
 func (sp *Pool) Discard(ctx context.Context, s *Spare) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), spareShutdownTimeout)
 	defer cancel()
-	logErr(ctx, s.Shim.Shutdown(ctx, s.id), "shut down spare shim", "spare", s.id)
+	warnIf(ctx, s.Shim.Shutdown(ctx, s.id), "shut down spare shim", s.id)
 	if !shim.Gone(s.Shim.Info, time.Second) {
 		for _, pid := range processesIn(s.dir) {
 			log.G(ctx).WithField("spare", s.id).WithField("pid", pid).Warn("spare shim does not shut down; killing it")
-			logErr(ctx, killWait(pid, time.Second), "kill spare shim", "spare", s.id)
+			warnIf(ctx, killWait(pid, time.Second), "kill spare shim", s.id)
 		}
 	}
-	logErr(ctx, os.RemoveAll(s.dir), "remove spare shim directory", "spare", s.id)
+	warnIf(ctx, os.RemoveAll(s.dir), "remove spare shim directory", s.id)
 }
 
 // processesIn lists the processes working in dir: a spare shim works in
@@ -407,7 +403,7 @@ func (sp *Pool) Reap(ctx context.Context) {
 				log.G(ctx).WithError(err).WithField("spare", id).Warn("could not reach a spare shim left by a crash")
 			}
 			if s == nil {
-				logErr(ctx, os.RemoveAll(dir), "remove spare shim directory", "spare", id)
+				warnIf(ctx, os.RemoveAll(dir), "remove spare shim directory", id)
 				continue
 			}
 			log.G(ctx).WithField("spare", id).Info("shutting down a spare shim left by a crash")

@@ -5,7 +5,6 @@ package integration
 import (
 	"fmt"
 	"math/rand/v2"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -124,12 +123,7 @@ func dirEntries(t *testing.T, dir string) int {
 // fails (kubelet retries it), the removal is retried in the background and
 // counted, and once it can succeed it does, leaving nothing behind.
 func TestRemoveContainerRetriesCleanup(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
+	addr := freeAddr(t)
 	metric := func(name string) float64 {
 		for _, line := range strings.Split(get(t, "http://"+addr+"/metrics"), "\n") {
 			if f := strings.Fields(line); len(f) == 2 && f[0] == name {
@@ -159,7 +153,7 @@ func TestRemoveContainerRetriesCleanup(t *testing.T) {
 	if _, err := e.d.Runtime.RemoveContainer(ctx, &runtimeapi.RemoveContainerRequest{ContainerId: id}); err != nil {
 		t.Fatalf("RemoveContainer: %v", err)
 	}
-	_, err = e.d.Runtime.RemovePodSandbox(ctx, &runtimeapi.RemovePodSandboxRequest{PodSandboxId: podID})
+	_, err := e.d.Runtime.RemovePodSandbox(ctx, &runtimeapi.RemovePodSandboxRequest{PodSandboxId: podID})
 	if status.Code(err) != codes.Unavailable || !strings.Contains(err.Error(), "operation not permitted") {
 		t.Fatalf("RemovePodSandbox while its container's bundle cannot be removed: %v; want Unavailable naming the failure", err)
 	}

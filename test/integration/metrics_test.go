@@ -14,12 +14,7 @@ import (
 // TestPrometheusEndpoint scrapes the optional metrics endpoint after a pod
 // ran: per-call latencies, pods and containers by state, shims, pulls.
 func TestPrometheusEndpoint(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
+	addr := freeAddr(t)
 	e := newPodEnvWith(t, fmt.Sprintf("[metrics]\naddress = %q\npprof = true\n", addr))
 	podID, pod := e.runPod("scraped")
 	e.start(e.create(podID, pod, "sleeper", "sleep", "60"))
@@ -52,4 +47,15 @@ func get(t *testing.T, url string) string {
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return string(b)
+}
+
+// freeAddr is a loopback address with a port free a moment ago.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
 }
