@@ -1,3 +1,5 @@
+//go:build linux
+
 // Package hack holds the project's scripts; this test checks the awk
 // programs that turn make bench's outputs into verdicts.
 package hack
