@@ -338,6 +338,10 @@ func (s *Store) Extracted() (layers, bytes int64) {
 	return s.extract.layers.Load(), s.extract.bytes.Load()
 }
 
+// refreshRead, when set (by tests), runs between Refresh's read of a
+// record and its indexing: where a concurrent removal can fall.
+var refreshRead func()
+
 // Refresh re-reads one image record after another client of a shared
 // store (ctr, nerdctl, a containerd plugin) created, updated or deleted it,
 // so the CRI sees what they did.
@@ -358,6 +362,9 @@ func (s *Store) Refresh(ctx context.Context, name string) {
 	if err != nil {
 		log.G(ctx).WithError(err).WithField("ref", name).Warn("image record's content is unreadable")
 		return
+	}
+	if refreshRead != nil {
+		refreshRead()
 	}
 	// Indexed under the lock Remove holds while it deletes and unindexes,
 	// and only if the record is still what was read: a removal meanwhile
