@@ -262,6 +262,9 @@ func taskRunning(ctx context.Context, s *shim.Shim, id string) (bool, error) {
 // answer (it crashed, or its connection broke), or NotFound if it no longer
 // knows the task; else the shim's error.
 func execFailed(ctx context.Context, s *shim.Shim, id string, err error) error {
+	// A shim that does not answer (stopped, hung) must not hold the call.
+	ctx, cancel := context.WithTimeout(ctx, shimAnswerTimeout)
+	defer cancel()
 	for deadline := time.Now().Add(execStopWait); ; time.Sleep(20 * time.Millisecond) {
 		running, stErr := taskRunning(ctx, s, id)
 		switch {
@@ -277,6 +280,10 @@ func execFailed(ctx context.Context, s *shim.Shim, id string, err error) error {
 		}
 	}
 }
+
+// shimAnswerTimeout bounds how long a failed exec waits for the shim's
+// answer about its task.
+const shimAnswerTimeout = 10 * time.Second
 
 // execStopWait is how long a failed exec waits to learn whether its
 // container is stopping.
