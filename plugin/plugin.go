@@ -52,10 +52,9 @@ func init() {
 type service struct {
 	rt *runtime.Runtime
 	st *server.Streaming
-	// stopEvents ends the goroutine following containerd's image events;
-	// eventsDone is closed once it has.
-	stopEvents context.CancelFunc
-	eventsDone chan struct{}
+	// stopEvents ends the goroutine following containerd's image events
+	// and waits for it.
+	stopEvents func()
 }
 
 // collector is containerd's garbage-collection scheduler plugin.
@@ -125,13 +124,7 @@ func initService(ic *plugin.InitContext) (any, error) {
 	s := &service{rt: rt, st: st, stopEvents: func() {}}
 	if ev, err := ic.GetSingle(plugins.EventPlugin); err == nil {
 		if ex, ok := ev.(*exchange.Exchange); ok {
-			var ectx context.Context
-			ectx, s.stopEvents = context.WithCancel(ctx)
-			s.eventsDone = make(chan struct{})
-			go func() {
-				defer close(s.eventsDone)
-				followImageEvents(ectx, ex, rt.Images)
-			}()
+			s.stopEvents = startFollowing(ex, rt.Images.Refresh)
 		}
 	}
 	log.G(ic.Context).WithField("root", cfg.Root).WithField("snapshots", snapRoot).WithField("streaming", st.Addr()).Info("wincri CRI service ready")
@@ -149,15 +142,25 @@ func (s *service) Register(g *grpc.Server) error {
 // the stores; pods keep running.
 func (s *service) Close() error {
 	s.stopEvents()
-	if s.eventsDone != nil {
-		<-s.eventsDone
-	}
 	return errors.Join(s.st.Close(), s.rt.Close())
 }
 
+// startFollowing runs followImageEvents until the returned function is
+// called, which returns once it has stopped.
+func startFollowing(ex *exchange.Exchange, refresh func(context.Context, string)) (stop func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		followImageEvents(ctx, ex, refresh)
+	}()
+	return func() { cancel(); <-done }
+}
+
 // followImageEvents keeps the CRI's image index in step with what other
-// clients of containerd do to images in the CRI's namespace.
-func followImageEvents(ctx context.Context, ex *exchange.Exchange, is *images.Store) {
+// clients of containerd do to images in the CRI's namespace (refresh
+// re-reads a named image).
+func followImageEvents(ctx context.Context, ex *exchange.Exchange, refresh func(context.Context, string)) {
 	ch, errs := ex.Subscribe(ctx, `topic~="/images/"`, `namespace==`+images.Namespace)
 	for {
 		select {
@@ -168,7 +171,7 @@ func followImageEvents(ctx context.Context, ex *exchange.Exchange, is *images.St
 			}
 			// ImageCreate, ImageUpdate and ImageDelete all name the image.
 			if e, ok := ev.(interface{ GetName() string }); ok {
-				is.Refresh(ctx, e.GetName())
+				refresh(ctx, e.GetName())
 			}
 		case err := <-errs:
 			if err != nil && ctx.Err() == nil {
