@@ -33,12 +33,10 @@ type Queue struct {
 // removal is one background removal: tried closes after its first attempt,
 // done once it succeeded (or the queue closed); err is its last failure.
 type removal struct {
-	what         string
-	tried, done  chan struct{}
-	mu           sync.Mutex
-	err          error
-	triedClosed  bool
-	attemptCount int
+	what        string
+	tried, done chan struct{}
+	mu          sync.Mutex
+	err         error
 }
 
 // New returns a queue retrying failures from 200 ms, doubling up to 30 s.
@@ -55,7 +53,9 @@ func (q *Queue) Add(ctx context.Context, group, what string, fn func(context.Con
 	q.mu.Lock()
 	if q.closed {
 		q.mu.Unlock()
-		logFailure(ctx, what, fn(ctx), true)
+		if err := fn(ctx); err != nil {
+			log.G(ctx).WithError(err).WithField("removal", what).Warn("background removal failed as the daemon stops; the next start sweeps it")
+		}
 		return
 	}
 	if q.groups[group] == nil {
@@ -86,24 +86,26 @@ func (q *Queue) Add(ctx context.Context, group, what string, fn func(context.Con
 // after failures once more.
 func (q *Queue) run(ctx context.Context, rm *removal, fn func(context.Context) error) {
 	backoff := q.minBackoff
-	for {
+	for n := 1; ; n++ {
 		err := fn(ctx)
 		rm.mu.Lock()
 		rm.err = err
-		rm.attemptCount++
-		n := rm.attemptCount
-		if !rm.triedClosed {
-			rm.triedClosed = true
+		rm.mu.Unlock()
+		if n == 1 {
 			close(rm.tried)
 		}
-		rm.mu.Unlock()
 		if err == nil {
 			if n > 1 {
 				log.G(ctx).WithField("removal", rm.what).WithField("attempts", n).Info("background removal succeeded after retries")
 			}
 			return
 		}
-		logFailure(ctx, rm.what, err, n == 1)
+		e := log.G(ctx).WithError(err).WithField("removal", rm.what)
+		if n == 1 {
+			e.Warn("background removal failed; retrying with backoff until it succeeds")
+		} else {
+			e.Debug("background removal failed again")
+		}
 		q.retries.Add(1)
 		select {
 		case <-q.stop:
@@ -112,18 +114,6 @@ func (q *Queue) run(ctx context.Context, rm *removal, fn func(context.Context) e
 		case <-time.After(backoff):
 		}
 		backoff = min(2*backoff, q.maxBackoff)
-	}
-}
-
-func logFailure(ctx context.Context, what string, err error, first bool) {
-	if err == nil {
-		return
-	}
-	e := log.G(ctx).WithError(err).WithField("removal", what)
-	if first {
-		e.Warn("background removal failed; retrying with backoff until it succeeds")
-	} else {
-		e.Debug("background removal failed again")
 	}
 }
 

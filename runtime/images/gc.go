@@ -57,5 +57,6 @@ func (g *gcScheduler) stop() {
 }
 
 // GCSoon asks for a garbage collection within about gcDelay, shared with
-// the other requests of that moment.
+// the other requests of that moment. Inside a containerd it does nothing:
+// containerd's scheduler collects after every deletion its database sees.
 func (s *Store) GCSoon() { s.gc.soon() }

@@ -115,6 +115,9 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		return nil, err
 	}
 	if opts.Shared != nil {
+		if opts.Shared.Collect == nil {
+			return nil, errors.New("a shared image store needs the host's garbage-collection scheduler (Shared.Collect)")
+		}
 		if opts.Shared.DB.Snapshotter(snapshotterName) == nil {
 			return nil, fmt.Errorf("containerd has no %s snapshotter (disabled?): the CRI unpacks images into it", snapshotterName)
 		}

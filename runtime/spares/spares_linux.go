@@ -49,7 +49,6 @@ import (
 // no spare starts before those a crash left behind are shut down.
 type Pool struct {
 	cfg    Config
-	dir    string
 	mu     sync.Mutex
 	slots  map[string]*spareSlot // by handler name: a spare starting or ready
 	alive  map[string]int        // by handler name: spares planned, starting, ready or being shut down
@@ -85,7 +84,7 @@ const (
 func New(cfg Config) *Pool {
 	reaped := make(chan struct{})
 	close(reaped) // until Reap finds spares to shut down
-	return &Pool{cfg: cfg, dir: cfg.Dir, slots: map[string]*spareSlot{},
+	return &Pool{cfg: cfg, slots: map[string]*spareSlot{},
 		alive: map[string]int{}, reaped: reaped}
 }
 
@@ -94,6 +93,10 @@ func New(cfg Config) *Pool {
 func (sp *Pool) release(h string) {
 	sp.mu.Lock()
 	defer sp.mu.Unlock()
+	sp.releaseLocked(h)
+}
+
+func (sp *Pool) releaseLocked(h string) {
 	if sp.alive[h]--; sp.alive[h] <= 0 {
 		delete(sp.alive, h)
 	}
@@ -103,9 +106,9 @@ func (sp *Pool) release(h string) {
 // start takes 50-100 ms) before it starts a shim of its own.
 const spareClaimWait = 2 * time.Second
 
-// take hands the spare of h to the pod id, waiting for it if it is still
-// starting: its record (Bundle is the pod's bundle) is what the caller
-// persists before calling adopt. It returns nil when there is no spare
+// Take hands the spare of h to the pod whose bundle is bundle, waiting for
+// it if it is still starting: its record (Bundle set to bundle) is what the
+// caller persists before calling Adopt. It returns nil when there is no spare
 // (none started yet, or another pod took it).
 func (sp *Pool) Take(ctx context.Context, h Handler, bundle string) *Spare {
 	sp.mu.Lock()
@@ -162,7 +165,7 @@ func (sp *Pool) Take(ctx context.Context, h Handler, bundle string) *Spare {
 	return s
 }
 
-// adopt moves the spare's directory to the pod's bundle. On failure the
+// Adopt moves the spare's directory to the pod's bundle. On failure the
 // spare is shut down and the caller starts a shim of its own.
 func (sp *Pool) Adopt(ctx context.Context, s *Spare) error {
 	failpoint.Crash("spare-before-adopt")
@@ -179,7 +182,7 @@ func (sp *Pool) Adopt(ctx context.Context, s *Spare) error {
 	return nil
 }
 
-// refill starts a spare for h in the background, at the next quiet moment,
+// Refill starts a spare for h in the background, at the next quiet moment,
 // unless one exists in any stage (waiting, starting, ready, claimed by a
 // pod that has not yet got it, being shut down). RunPodSandbox calls it.
 func (sp *Pool) Refill(h Handler) {
@@ -211,9 +214,7 @@ func (sp *Pool) Refill(h Handler) {
 			if sp.slots[h.Name] == slot {
 				delete(sp.slots, h.Name)
 			}
-			if sp.alive[h.Name]--; sp.alive[h.Name] <= 0 {
-				delete(sp.alive, h.Name)
-			}
+			sp.releaseLocked(h.Name)
 		}
 	})
 }
@@ -246,7 +247,7 @@ func (sp *Pool) start(h Handler) (*Spare, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	id := "spare-" + newID()
-	dir := filepath.Join(sp.dir, id)
+	dir := filepath.Join(sp.cfg.Dir, id)
 	// The handler first: a crash during the start leaves a directory
 	// whose shim reap must still find.
 	if err := os.MkdirAll(dir, 0o711); err != nil {
@@ -312,7 +313,7 @@ func spareSpec() *specs.Spec { return &specs.Spec{Version: specs.Version} }
 // hold up a stop of the daemon or the next spare for long.
 const spareShutdownTimeout = 2 * time.Second
 
-// discard shuts a spare down and removes its directory. A spare that does
+// Discard shuts a spare down and removes its directory. A spare that does
 // not shut down (hung, stopped) is killed: it serves no pod, and a new spare
 // may start only once it is gone.
 func (sp *Pool) Discard(ctx context.Context, s *Spare) {
@@ -362,7 +363,7 @@ func killWait(pid int, d time.Duration) error {
 	return fmt.Errorf("pid %d still there %s after SIGKILL", pid, d)
 }
 
-// close shuts the spares no pod claimed down (the daemon stops; pods'
+// Close shuts the spares no pod claimed down (the daemon stops; pods'
 // shims stay), and waits for every spare being started or shut down.
 func (sp *Pool) Close() {
 	sp.mu.Lock()
@@ -379,13 +380,13 @@ func (sp *Pool) Close() {
 	}
 }
 
-// reap shuts down the spares a crash left behind, in the background: they
+// Reap shuts down the spares a crash left behind, in the background: they
 // serve no pod, so the restart does not wait for them. They are listed now,
 // before a new spare can start. One whose start the crash interrupted is
 // started again in its directory: the shim then answers with the address of
 // the one that runs (or starts one), which is shut down.
 func (sp *Pool) Reap(ctx context.Context) {
-	entries, _ := os.ReadDir(sp.dir)
+	entries, _ := os.ReadDir(sp.cfg.Dir)
 	if len(entries) == 0 {
 		return
 	}
@@ -397,7 +398,7 @@ func (sp *Pool) Reap(ctx context.Context) {
 	sp.wg.Go(func() {
 		defer close(reaped)
 		for _, e := range entries {
-			id, dir := e.Name(), filepath.Join(sp.dir, e.Name())
+			id, dir := e.Name(), filepath.Join(sp.cfg.Dir, e.Name())
 			s, err := sp.reach(ctx, id, dir)
 			if err != nil {
 				log.G(ctx).WithError(err).WithField("spare", id).Warn("could not reach a spare shim left by a crash")

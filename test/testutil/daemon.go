@@ -259,7 +259,7 @@ func (d *Daemon) Shims() []int { return d.shims(false) }
 
 // AllowedSpares is how many idle spare shims the daemon's config lets it
 // keep: one per handler of containerd-shim-runc-v2 with spare_shims on
-// (see runtime/spare_linux.go), none with it off.
+// (see runtime/spares), none with it off.
 func (d *Daemon) AllowedSpares() int {
 	cfg, err := config.Load(d.ConfigPath())
 	if err != nil || !cfg.SpareShims {
@@ -274,25 +274,27 @@ func (d *Daemon) AllowedSpares() int {
 	return n
 }
 
-// LeftShims returns the shims a daemon without pods must not have: every
-// pod's shim, and all its spare shims when there are more than
-// AllowedSpares (a leaked spare is a leak like any other).
-func (d *Daemon) LeftShims() []int {
+// leftShims returns the shims a daemon without pods must not have: every
+// pod's shim, and all its spare shims when there are more than allowed
+// (a leaked spare is a leak like any other).
+func (d *Daemon) leftShims(allowed int) []int {
 	left := d.Shims()
-	if spares := d.SpareShims(); len(spares) > d.AllowedSpares() {
+	if spares := d.SpareShims(); len(spares) > allowed {
 		left = append(left, spares...)
 	}
 	return left
 }
 
-// WaitNoShimsLeft waits up to 30 s for LeftShims to be empty and returns
-// the ids (and working directories) of those still running.
+// WaitNoShimsLeft waits up to 30 s until the daemon runs no pod's shim and
+// no more spare shims than AllowedSpares, and returns the ids (and working
+// directories) of the shims still running beyond that.
 func (d *Daemon) WaitNoShimsLeft() []string {
-	for deadline := time.Now().Add(30 * time.Second); len(d.LeftShims()) > 0 && time.Now().Before(deadline); {
+	allowed := d.AllowedSpares()
+	for deadline := time.Now().Add(30 * time.Second); len(d.leftShims(allowed)) > 0 && time.Now().Before(deadline); {
 		time.Sleep(50 * time.Millisecond)
 	}
 	var left []string
-	for _, pid := range d.LeftShims() {
+	for _, pid := range d.leftShims(allowed) {
 		cwd, _ := os.Readlink(fmt.Sprintf("/proc/%d/cwd", pid))
 		left = append(left, fmt.Sprintf("%s (pid %d in %s)", shimID(pid), pid, cwd))
 	}
@@ -319,15 +321,6 @@ func (d *Daemon) shims(spare bool) []int {
 		pids = append(pids, pid)
 	}
 	return pids
-}
-
-// ShimIDs returns the -id of each shim still serving this daemon's pods.
-func (d *Daemon) ShimIDs() []string {
-	var ids []string
-	for _, pid := range d.Shims() {
-		ids = append(ids, shimID(pid))
-	}
-	return ids
 }
 
 // shimID is the -id a shim process was started with.
