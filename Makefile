@@ -9,7 +9,7 @@ WINE      := $(abspath ../shared/wine)
 SHIM_VERSION := v2.4.2
 RUNC_VERSION := v1.5.2
 
-.PHONY: test-windows-e2e containerd-wincri winspec-golden proto all build test test-unit test-race test-windows test-fuzz lint cross bench fuzz deps clean
+.PHONY: node-e2e test-windows-e2e containerd-wincri winspec-golden proto all build test test-unit test-race test-windows test-fuzz lint cross bench fuzz deps clean
 
 all: build
 
@@ -72,6 +72,12 @@ containerd-wincri:
 bench: deps
 	hack/bench.sh
 	$(GO) test -count=1 -run '^$$' -bench . -benchtime 50x -timeout 30m ./...
+
+# Kubernetes' node conformance suite (test/e2e_node [NodeConformance]) against
+# wincri, or with NODE_E2E_RUNTIME=containerd against containerd 2.4.2; never
+# part of `make test` (about an hour); see docs/node-conformance.md.
+node-e2e: deps
+	hack/node-e2e.sh
 
 # Every fuzz target for FUZZTIME (default 30s) each.
 fuzz:
