@@ -2,7 +2,9 @@
 GO        ?= go
 export GOTOOLCHAIN ?= local
 export PATH := /usr/local/go/bin:$(PATH)
-VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+# Semantic (the kubelet shows a runtime version that is not as "Unknown"):
+# a v-tag's version, else 0.1.0-dev with the commit as build metadata.
+VERSION   ?= $(shell v=$$(git describe --tags --match 'v[0-9]*' --dirty 2>/dev/null) && echo $${v\#v} || echo 0.1.0-dev+$$(git describe --always --dirty 2>/dev/null || echo unknown))
 LDFLAGS   := -s -w -X github.com/wincri/wincri/runtime.Version=$(VERSION)
 BIN       := bin
 WINE      := $(abspath ../shared/wine)
@@ -51,6 +53,7 @@ test-windows-e2e:
 	hack/windows-e2e.sh
 
 lint:
+	@echo '$(VERSION)' | grep -Eq '^[0-9]+\.[0-9]+\.[0-9]+(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$$' || { echo "VERSION $(VERSION) is not a semantic version"; exit 1; }
 	$(GO) vet ./...
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
