@@ -9,7 +9,7 @@ export PATH=/usr/local/go/bin:$PATH GOTOOLCHAIN=local
 KUBE_VERSION=${KUBE_VERSION:-v1.37.2}
 CACHE=${NODE_E2E_CACHE:-/var/tmp/wincri-node-e2e}
 dir=$CACHE/$KUBE_VERSION
-built() { [ -x "$dir/e2e_node.test" ] && [ -x "$dir/ginkgo" ] && [ -x "$dir/agnhost" ]; }
+built() { [ -x "$dir/e2e_node.test" ] && [ -x "$dir/ginkgo" ] && [ -x "$dir/agnhost" ] && [ -s "$dir/localhost.key" ]; }
 if built; then echo "$dir"; exit 0; fi
 mkdir -p "$dir"
 exec 9>"$CACHE/.lock"; flock 9
@@ -25,4 +25,6 @@ echo "build-node-e2e: building e2e_node.test $KUBE_VERSION, ginkgo and agnhost (
   (cd "$tree" && CGO_ENABLED=0 go build -trimpath -o "$dir/agnhost.tmp" ./test/images/agnhost)
   mv "$dir/agnhost.tmp" "$dir/agnhost"
 }
+# agnhost's image holds its porter's TLS pair (the suite's https probes and hooks).
+cp "$tree/test/images/agnhost/porter/localhost.crt" "$tree/test/images/agnhost/porter/localhost.key" "$dir/"
 echo "$dir"

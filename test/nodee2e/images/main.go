@@ -12,7 +12,8 @@
 //	                            (test/nodee2e/nmeter: Debian's busybox has no nmeter)
 //	agnhost:2.66.1, 2.55        agnhost v1.37.2 from source on that busybox, with this
 //	                            host's (Debian's) curl and bash and their libraries
-//	                            (upstream: alpine with curl, bash and more)
+//	                            (upstream: alpine with curl, bash and more); its TLS
+//	                            pair /localhost.crt and .key from the same source
 //	nginx:1.27.0-2, 1.28.0-2    the harness's Debian nginx (1.14-2)
 //	nonewprivs:1.4              the harness's nonewprivs (1.3)
 //	glibc-dns-testing:2.1.1     busybox (dynamic, on glibc: hostname -f reads /etc/hosts)
@@ -34,6 +35,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"sort"
 	"strings"
 
@@ -50,7 +52,7 @@ const e2e = "registry.k8s.io/e2e-test-images/"
 
 func main() {
 	layoutDir := flag.String("layout", "", "the conformance harness's OCI image layout")
-	agnhost := flag.String("agnhost", "", "agnhost binary built from k8s.io/kubernetes test/images/agnhost")
+	agnhost := flag.String("agnhost", "", "agnhost binary built from k8s.io/kubernetes test/images/agnhost, with porter's localhost.crt and localhost.key beside it")
 	nmeter := flag.String("nmeter", "", "static test/nodee2e/nmeter binary")
 	hostbins := flag.String("hostbin", "/usr/bin/curl,/bin/bash", "this host's programs (with the libraries ldd names) to add to agnhost")
 	addr := flag.String("addr", "127.0.0.1:5001", "loopback address to serve on")
@@ -191,8 +193,18 @@ func agnhostImage(base v1.Image, bin, version string) (v1.Image, error) {
 	if err != nil {
 		return nil, err
 	}
+	crt, err := os.ReadFile(filepath.Join(filepath.Dir(bin), "localhost.crt"))
+	if err != nil {
+		return nil, err
+	}
+	key, err := os.ReadFile(filepath.Join(filepath.Dir(bin), "localhost.key"))
+	if err != nil {
+		return nil, err
+	}
 	img, err := addFiles(base,
 		file{h: tar.Header{Name: "agnhost", Mode: 0o755}, body: data},
+		file{h: tar.Header{Name: "localhost.crt", Mode: 0o644}, body: crt},
+		file{h: tar.Header{Name: "localhost.key", Mode: 0o644}, body: key},
 		file{h: tar.Header{Name: "agnhost-2", Typeflag: tar.TypeSymlink, Linkname: "agnhost"}},
 		file{h: tar.Header{Name: "uploads/", Typeflag: tar.TypeDir, Mode: 0o755}},
 		file{h: tar.Header{Name: "home/user-defined-in-image/", Typeflag: tar.TypeDir, Mode: 0o755, Uid: 1000, Gid: 1000}},
