@@ -21,6 +21,7 @@ func (r *Runtime) ContainerStatus(_ context.Context, id string, verbose bool) (*
 		return nil, err
 	}
 	rec := c.snapshot()
+	image, imageRef := r.statusImage(rec.ImageId, c.cfg.GetImage())
 	st := &runtimeapi.ContainerStatus{
 		Id:          rec.Id,
 		Metadata:    c.cfg.GetMetadata(),
@@ -29,8 +30,8 @@ func (r *Runtime) ContainerStatus(_ context.Context, id string, verbose bool) (*
 		StartedAt:   rec.StartedAt,
 		FinishedAt:  rec.FinishedAt,
 		ExitCode:    rec.ExitCode,
-		Image:       &runtimeapi.ImageSpec{Image: rec.ImageRef, Annotations: c.cfg.GetImage().GetAnnotations()},
-		ImageRef:    r.imageRef(rec.ImageId),
+		Image:       image,
+		ImageRef:    imageRef,
 		ImageId:     rec.ImageId,
 		Reason:      rec.Reason,
 		Message:     rec.Message,
@@ -59,14 +60,30 @@ func (r *Runtime) ContainerStatus(_ context.Context, id string, verbose bool) (*
 	return resp, nil
 }
 
+// statusImage is what a container's status names as its image, as
+// containerd's CRI does. The image: its first tag when it has one (the
+// kubelet passes the image id to CreateContainer, and shows and compares with
+// the pod's spec what comes back here), else the spec CreateContainer was
+// given. The ref: a repo digest when the image has one, else its id.
+func (r *Runtime) statusImage(imageID string, spec *runtimeapi.ImageSpec) (*runtimeapi.ImageSpec, string) {
+	img, err := r.Images.Get(imageID)
+	if err != nil {
+		return spec, imageID
+	}
+	if tags := img.RepoTags(); len(tags) > 0 {
+		spec = &runtimeapi.ImageSpec{Image: tags[0]}
+	}
+	if digests := img.RepoDigests(); len(digests) > 0 {
+		return spec, digests[0]
+	}
+	return spec, imageID
+}
+
 // imageRef is what kubelet shows as the image a container runs: a repo
 // digest when the image has one, else its id.
 func (r *Runtime) imageRef(imageID string) string {
-	img, err := r.Images.Get(imageID)
-	if err != nil || len(img.RepoDigests()) == 0 {
-		return imageID
-	}
-	return img.RepoDigests()[0]
+	_, ref := r.statusImage(imageID, nil)
+	return ref
 }
 
 // containerSpecOf is the container's OCI spec, read from its bundle once.

@@ -332,6 +332,35 @@ func TestPodAndContainerLifecycle(t *testing.T) {
 	e.removeAll()
 }
 
+// TestContainerStatusNamesTheImageByTag creates a container as the kubelet
+// does, from the image's id with the pod's image as UserSpecifiedImage: the
+// status must name the image by its tag (the kubelet shows it, and compares
+// it with the pod's spec to see an image update through; node e2e's
+// container lifecycle specs waited for that forever), its ref by repo
+// digest, while ListContainers keeps the spec it was given, as containerd's
+// CRI does.
+func TestContainerStatusNamesTheImageByTag(t *testing.T) {
+	e := newPodEnv(t)
+	podID, pod := e.runPod("imagename")
+	id := imageStatus(t, e.d, procImage).GetId()
+	ctr := e.createWith(podID, pod, "byid", func(c *runtimeapi.ContainerConfig) {
+		c.Image = &runtimeapi.ImageSpec{Image: id, UserSpecifiedImage: procImage}
+		c.Args = []string{"sleep", "1"}
+	})
+	st := e.status(ctr)
+	if st.GetImage().GetImage() != procImage {
+		t.Errorf("ContainerStatus image %q, want the tag %q", st.GetImage().GetImage(), procImage)
+	}
+	if !strings.Contains(st.GetImageRef(), "@sha256:") || st.GetImageId() != id {
+		t.Errorf("ContainerStatus image ref %q id %q, want a repo digest and %q", st.GetImageRef(), st.GetImageId(), id)
+	}
+	list, err := e.d.Runtime.ListContainers(testutil.Ctx(t), &runtimeapi.ListContainersRequest{Filter: &runtimeapi.ContainerFilter{Id: ctr}})
+	if err != nil || len(list.Containers) != 1 || list.Containers[0].GetImage().GetImage() != id {
+		t.Errorf("ListContainers: %v %v, want the image spec as given (%s)", err, list.GetContainers(), id)
+	}
+	e.removeAll()
+}
+
 // TestKill9Restart kills wincri with SIGKILL while pods run, while a
 // container exits, and in the middle of creating a pod and a container; a
 // restarted wincri must account for every pod and container and leak nothing.

@@ -6,7 +6,9 @@
 // Kubernetes' own source (test/images/agnhost) by the caller.
 //
 // Every image that is not what its name says upstream is a stand-in, listed
-// in docs/node-conformance.md:
+// in docs/node-conformance.md (each carries the label
+// io.wincri.node-e2e.stand-in-for naming what it stands in for, which also
+// makes every name its own image):
 //
 //	busybox:1.37.0-2            the harness's Debian busybox (1.29-2) plus /bin/nmeter
 //	                            (test/nodee2e/nmeter: Debian's busybox has no nmeter)
@@ -140,6 +142,20 @@ func build(layoutDir, agnhostBin, nmeterBin string, hostbins []string) (map[stri
 			return nil, err
 		}
 		imgs[e2e+"agnhost:"+version] = img
+	}
+	// Each name its own image, as upstream: a runtime names a container's
+	// image by the image's first tag, which must be the one the pod asked for.
+	for ref, img := range imgs {
+		labelled, err := configure(img, func(c *v1.Config) {
+			if c.Labels == nil {
+				c.Labels = map[string]string{}
+			}
+			c.Labels["io.wincri.node-e2e.stand-in-for"] = ref
+		})
+		if err != nil {
+			return nil, err
+		}
+		imgs[ref] = labelled
 	}
 	return imgs, nil
 }
