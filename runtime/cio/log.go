@@ -93,26 +93,41 @@ func (l *LogFile) writeEntry(stream string, partial bool, line []byte) {
 
 // Copy writes every line read from r into the log as stream ("stdout" or
 // "stderr") until r ends. Lines longer than maxLogLine become partial (P)
-// entries. It reads through a small buffer and grows a line buffer only for
-// long lines, so a quiet container costs little.
+// entries, and so does what is left without a newline when r ends (as
+// containerd's writer does: the kubelet joins P entries without a newline,
+// so a container that printed "DONE" without one has "DONE" as its
+// FallbackToLogsOnError termination message, not "DONE\n"). It reads
+// through a small buffer and grows a line buffer only for long lines, so a
+// quiet container costs little.
 func (l *LogFile) Copy(stream string, r io.Reader) error {
 	br := bufio.NewReaderSize(r, readBuf)
 	var line []byte
 	for {
-		chunk, isPrefix, err := br.ReadLine()
+		chunk, err := br.ReadSlice('\n')
+		if err == nil { // a whole line: drop its \n or \r\n
+			chunk = chunk[:len(chunk)-1]
+			if n := len(chunk); n > 0 && chunk[n-1] == '\r' {
+				chunk = chunk[:n-1]
+			}
+		}
 		line = append(line, chunk...)
-		if isPrefix && len(line) < maxLogLine {
-			continue
-		}
-		if len(line) > 0 || (err == nil && !isPrefix) {
-			l.writeEntry(stream, isPrefix, line)
-		}
-		line = line[:0]
-		if err != nil {
+		switch {
+		case err == nil:
+			l.writeEntry(stream, false, line)
+		case errors.Is(err, bufio.ErrBufferFull):
+			if len(line) < maxLogLine {
+				continue
+			}
+			l.writeEntry(stream, true, line)
+		default: // r ended (or failed): what is left has no newline
+			if len(line) > 0 {
+				l.writeEntry(stream, true, line)
+			}
 			if errors.Is(err, io.EOF) {
 				return nil
 			}
 			return err
 		}
+		line = line[:0]
 	}
 }

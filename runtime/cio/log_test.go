@@ -34,13 +34,13 @@ func TestCopyWritesCRILogFormat(t *testing.T) {
 		t.Fatal(err)
 	}
 	long := strings.Repeat("x", maxLogLine+10)
-	in := "hello\n\n" + long + "\nno newline at end"
+	in := "hello\r\n\n" + long + "\nno newline at end"
 	if err := l.Copy("stdout", strings.NewReader(in)); err != nil {
 		t.Fatal(err)
 	}
 	l.Close()
 	got := readEntries(t, path)
-	want := [][]string{{"stdout", "F", "hello"}, {"stdout", "F", ""}, {"stdout", "P", long[:len(got[2][2])]}, {"stdout", "F", long[len(got[2][2]):]}, {"stdout", "F", "no newline at end"}}
+	want := [][]string{{"stdout", "F", "hello"}, {"stdout", "F", ""}, {"stdout", "P", long[:len(got[2][2])]}, {"stdout", "F", long[len(got[2][2]):]}, {"stdout", "P", "no newline at end"}}
 	if len(got) != len(want) {
 		t.Fatalf("%d entries, want %d: %q", len(got), len(want), got)
 	}
