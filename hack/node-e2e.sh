@@ -131,6 +131,13 @@ listen = "unix:///run/wincri-node-e2e/wincri.sock"
 config_path = "$certs"
 [cni]
 conf_dir = "$w/cni"
+# The RuntimeClass handler the suite's RuntimeClass and PodOverhead specs use.
+[runtimes.runc]
+shim = "containerd-shim-runc-v2"
+platform = "linux"
+[runtimes.test-handler]
+shim = "containerd-shim-runc-v2"
+platform = "linux"
 TOML
   bin/wincri --config "$w/config.toml" >"$out/wincri.log" 2>&1 &
   rpid=$!
@@ -145,7 +152,23 @@ else
     GOBIN=$(dirname "$ctrd") CGO_ENABLED=0 go install github.com/containerd/containerd/v2/cmd/containerd@v2.4.2
   fi
   cp -f "$(command -v containerd-shim-runc-v2)" "$(dirname "$ctrd")/"
-  ep=$(CTRD_DIR=$work/containerd CTRD_BIN=$ctrd RUNC_BINARY=$(command -v runc) "$H/containerd-ref.sh" start)
+  # containerd as containerd-ref.sh configures it, plus the RuntimeClass
+  # handler test-handler (as upstream's containerd node e2e config has it):
+  # the harness has no hook for it, so a wrapper adds it to the config.
+  cat >"$work/containerd" <<SH
+#!/bin/sh
+if [ "\$1" = --config ]; then
+  conf=\$2.node-e2e
+  { cat "\$2"; printf '%s\\n' '[plugins."io.containerd.cri.v1.runtime".containerd.runtimes.test-handler]' \\
+    '  runtime_type = "io.containerd.runc.v2"' '[plugins."io.containerd.cri.v1.runtime".containerd.runtimes.test-handler.options]' \\
+    '  Root = "$work/containerd/runc"' '  BinaryName = "$(command -v runc)"'; } >"\$conf"
+  shift 2
+  exec "$ctrd" --config "\$conf" "\$@"
+fi
+exec "$ctrd" "\$@"
+SH
+  chmod +x "$work/containerd"
+  ep=$(CTRD_DIR=$work/containerd CTRD_BIN=$work/containerd CTRD_SHIM_DIR=$(dirname "$ctrd") RUNC_BINARY=$(command -v runc) "$H/containerd-ref.sh" start)
   certs=$work/containerd/certs.d
   mkdir -p "$certs/registry.k8s.io"
   cp "${HARNESS_WORK:-/var/tmp/cri-harness}/run/containerd.pid" "$work/runtime.pid"
