@@ -168,7 +168,9 @@ fi
 exec "$ctrd" "\$@"
 SH
   chmod +x "$work/containerd"
-  ep=$(CTRD_DIR=$work/containerd CTRD_BIN=$work/containerd CTRD_SHIM_DIR=$(dirname "$ctrd") RUNC_BINARY=$(command -v runc) "$H/containerd-ref.sh" start)
+  # On containerd's default socket: the kubelet's cAdvisor finds containerd
+  # only there (its --containerd flag is not a kubelet flag), as on a real node.
+  ep=$(CTRD_DIR=$work/containerd CTRD_SOCK=/run/containerd/containerd.sock CTRD_BIN=$work/containerd CTRD_SHIM_DIR=$(dirname "$ctrd") RUNC_BINARY=$(command -v runc) "$H/containerd-ref.sh" start)
   certs=$work/containerd/certs.d
   mkdir -p "$certs/registry.k8s.io"
   cp "${HARNESS_WORK:-/var/tmp/cri-harness}/run/containerd.pid" "$work/runtime.pid"
