@@ -93,7 +93,15 @@ trap cleanup EXIT
 # Images: the harness's layout plus agnhost built from source.
 go build -o "$work/images" ./test/nodee2e/images
 CGO_ENABLED=0 go build -o "$work/nmeter" ./test/nodee2e/nmeter
-"$work/images" -layout "${HARNESS_IMAGES:-/var/tmp/cri-harness/images}" -agnhost "$suite/agnhost" -nmeter "$work/nmeter" -addr $imgaddr >"$work/images.log" 2>&1 &
+# agnhost's nc is netcat-openbsd (UDP specs use nc -u; busybox's has no -u):
+# Debian's package, downloaded and unpacked, never installed.
+nc=$cache/debs/nc.openbsd
+if [ ! -x "$nc" ]; then
+  rm -rf "$cache/debs" && mkdir -p "$cache/debs"
+  (cd "$cache/debs" && apt-get download netcat-openbsd >/dev/null 2>&1 && dpkg-deb -x netcat-openbsd_*.deb root && cp root/bin/nc.openbsd "$nc")
+fi
+"$work/images" -layout "${HARNESS_IMAGES:-/var/tmp/cri-harness/images}" -agnhost "$suite/agnhost" -nmeter "$work/nmeter" \
+  -hostbin "/usr/bin/curl,/bin/bash,$nc=/usr/bin/nc" -addr $imgaddr >"$work/images.log" 2>&1 &
 pids+=($!)
 for _ in $(seq 120); do grep -q '^ready' "$work/images.log" && break; sleep 0.5; done
 grep -q '^ready' "$work/images.log" || { cat "$work/images.log" >&2; exit 1; }

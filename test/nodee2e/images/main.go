@@ -13,8 +13,9 @@
 //	busybox:1.37.0-2            the harness's Debian busybox (1.29-2) plus /bin/nmeter
 //	                            (test/nodee2e/nmeter: Debian's busybox has no nmeter)
 //	agnhost:2.66.1, 2.55        agnhost v1.37.2 from source on that busybox, with this
-//	                            host's (Debian's) curl and bash and their libraries
-//	                            (upstream: alpine with curl, bash and more); its TLS
+//	                            host's (Debian's) curl and bash, Debian's netcat-openbsd
+//	                            as /usr/bin/nc, and their libraries (upstream: alpine
+//	                            with curl, bash, netcat-openbsd and more); its TLS
 //	                            pair /localhost.crt and .key from the same source
 //	nginx:1.27.0-2, 1.28.0-2    the harness's Debian nginx (1.14-2)
 //	nonewprivs:1.4              the harness's nonewprivs (1.3)
@@ -56,7 +57,7 @@ func main() {
 	layoutDir := flag.String("layout", "", "the conformance harness's OCI image layout")
 	agnhost := flag.String("agnhost", "", "agnhost binary built from k8s.io/kubernetes test/images/agnhost, with porter's localhost.crt and localhost.key beside it")
 	nmeter := flag.String("nmeter", "", "static test/nodee2e/nmeter binary")
-	hostbins := flag.String("hostbin", "/usr/bin/curl,/bin/bash", "this host's programs (with the libraries ldd names) to add to agnhost")
+	hostbins := flag.String("hostbin", "/usr/bin/curl,/bin/bash", "programs (with the libraries ldd names) to add to agnhost: PATH or PATH=PATH-IN-IMAGE, comma-separated")
 	addr := flag.String("addr", "127.0.0.1:5001", "loopback address to serve on")
 	flag.Parse()
 	if *layoutDir == "" || *agnhost == "" || *nmeter == "" {
@@ -235,28 +236,32 @@ func agnhostImage(base v1.Image, bin, version string) (v1.Image, error) {
 	})
 }
 
-// hostPrograms returns this host's programs and every library ldd says they
-// load, each at its path on the host.
+// hostPrograms returns programs (each "PATH" or "PATH=PATH-IN-IMAGE") and
+// every library ldd says they load, each library at its path on this host.
 func hostPrograms(paths []string) ([]file, error) {
 	seen := map[string]bool{}
 	var files []file
-	add := func(path string) error {
-		if seen[path] {
+	add := func(path, dst string) error {
+		if seen[dst] {
 			return nil
 		}
-		seen[path] = true
+		seen[dst] = true
 		body, err := os.ReadFile(path) // follows links: the library itself
 		if err != nil {
 			return err
 		}
-		files = append(files, file{h: tar.Header{Name: strings.TrimPrefix(path, "/"), Mode: 0o755}, body: body})
+		files = append(files, file{h: tar.Header{Name: strings.TrimPrefix(dst, "/"), Mode: 0o755}, body: body})
 		return nil
 	}
-	for _, p := range paths {
-		if p == "" {
+	for _, arg := range paths {
+		if arg == "" {
 			continue
 		}
-		if err := add(p); err != nil {
+		p, dst, ok := strings.Cut(arg, "=")
+		if !ok {
+			dst = p
+		}
+		if err := add(p, dst); err != nil {
 			return nil, err
 		}
 		out, err := exec.Command("ldd", p).Output()
@@ -267,9 +272,9 @@ func hostPrograms(paths []string) ([]file, error) {
 			f := strings.Fields(line)
 			switch {
 			case len(f) >= 3 && f[1] == "=>" && strings.HasPrefix(f[2], "/"):
-				err = add(f[2])
+				err = add(f[2], f[2])
 			case len(f) >= 1 && strings.HasPrefix(f[0], "/"):
-				err = add(f[0])
+				err = add(f[0], f[0])
 			}
 			if err != nil {
 				return nil, err
