@@ -163,7 +163,8 @@ else
   # containerd as containerd-ref.sh configures it, plus the RuntimeClass
   # handler test-handler (as upstream's containerd node e2e config has it):
   # the harness has no hook for it, so a wrapper adds it to the config.
-  cat >"$work/containerd" <<SH
+  mkdir -p "$work/wrapper"
+  cat >"$work/wrapper/containerd" <<SH
 #!/bin/sh
 if [ "\$1" = --config ]; then
   conf=\$2.node-e2e
@@ -175,10 +176,10 @@ if [ "\$1" = --config ]; then
 fi
 exec "$ctrd" "\$@"
 SH
-  chmod +x "$work/containerd"
+  chmod +x "$work/wrapper/containerd"
   # On containerd's default socket: the kubelet's cAdvisor finds containerd
   # only there (its --containerd flag is not a kubelet flag), as on a real node.
-  ep=$(CTRD_DIR=$work/containerd CTRD_SOCK=/run/containerd/containerd.sock CTRD_BIN=$work/containerd CTRD_SHIM_DIR=$(dirname "$ctrd") RUNC_BINARY=$(command -v runc) "$H/containerd-ref.sh" start)
+  ep=$(CTRD_DIR=$work/containerd CTRD_SOCK=/run/containerd/containerd.sock CTRD_BIN=$work/wrapper/containerd CTRD_SHIM_DIR=$(dirname "$ctrd") RUNC_BINARY=$(command -v runc) "$H/containerd-ref.sh" start)
   certs=$work/containerd/certs.d
   mkdir -p "$certs/registry.k8s.io"
   cp "${HARNESS_WORK:-/var/tmp/cri-harness}/run/containerd.pid" "$work/runtime.pid"
