@@ -57,6 +57,7 @@ func (s specReport) outcome() string {
 type run struct {
 	path     string
 	runTime  time.Duration
+	selected int // the specs the focus chose, which every run must report
 	outcomes map[string]string
 	messages map[string]string
 	suite    []string // failures outside specs (BeforeSuite, AfterSuite, ...)
@@ -77,6 +78,7 @@ func load(path string) (*run, error) {
 	r := &run{path: path, outcomes: map[string]string{}, messages: map[string]string{}}
 	for _, rep := range reports {
 		r.runTime += rep.RunTime
+		r.selected += rep.PreRunStats.SpecsThatWillRun
 		for _, s := range rep.SpecReports {
 			if s.LeafNodeType != "It" {
 				if s.outcome() == "failed" {
@@ -114,6 +116,9 @@ func (r *run) count(outcome string) int {
 func (r *run) print() {
 	fmt.Printf("%s: %d specs run, %d passed, %d failed, %d skipped in %s\n",
 		r.path, len(r.outcomes), r.count("passed"), r.count("failed"), r.count("skipped"), r.runTime.Round(time.Second))
+	if len(r.outcomes) != r.selected {
+		r.suite = append(r.suite, fmt.Sprintf("%d specs selected, %d reported", r.selected, len(r.outcomes)))
+	}
 	for _, s := range r.suite {
 		fmt.Printf("  suite failure: %s\n", s)
 	}
