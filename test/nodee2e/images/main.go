@@ -128,6 +128,7 @@ func build(layoutDir, agnhostBin, nmeterBin string, hostbins []string) (map[stri
 		e2e + "nonewprivs:1.4":          nnp,
 		e2e + "nonroot:1.5":             nonroot,
 		"registry.k8s.io/pause:3.10.2":  pause,
+		"registry.k8s.io/pause:3.10":    pause, // containerd-ref.sh's sandbox image
 	}
 	tools, err := hostPrograms(hostbins)
 	if err != nil {
