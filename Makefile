@@ -86,7 +86,7 @@ node-e2e: deps
 # The part of node conformance `make test` runs (a few minutes): the specs
 # where the full run found wincri bugs (docs/node-conformance.md), on wincri
 # only, every one of them to pass.
-NODE_E2E_SUBSET := (Containers Lifecycle .*(restart when updated with a new image|successfully restart when the image is updated)|Downward API volume should provide container.s (cpu|memory) limit|should execute poststart https hook|Containers should use the image defaults).*\[NodeConformance\]
+NODE_E2E_SUBSET := (Containers Lifecycle .*(restart when updated with a new image|successfully restart when the image is updated)|Downward API volume should provide container.s (cpu|memory) limit|should execute poststart https hook|Containers should use the image defaults|termination message from log output if TerminationMessagePolicy FallbackToLogsOnError).*\[NodeConformance\]
 test-node-e2e:
 	NODE_E2E_FOCUS='$(NODE_E2E_SUBSET)' NODE_E2E_COMPARE=0 NODE_E2E_OUT=/var/tmp/wincri-node-e2e/subset/wincri-$$(date +%Y%m%d-%H%M%S) hack/node-e2e.sh
 
