@@ -9,6 +9,7 @@
 #   NODE_E2E_SKIP     ginkgo skip   (default '\[Flaky\]|\[Slow\]|\[Serial\]')
 #   NODE_E2E_NODES    ginkgo parallel processes (default 4)
 #   NODE_E2E_OUT      report directory (default under /var/tmp/wincri-node-e2e)
+#   NODE_E2E_KUBELET_FLAGS  more kubelet flags (e.g. --feature-gates=...)
 #   NODE_E2E_COMPARE  0: report this run alone (a subset), never against the
 #                     other runtime's latest run (default 1)
 #
@@ -199,7 +200,7 @@ PATH=$work/sudo:$work/path "$suite/ginkgo" --nodes="$nodes" --focus="$focus" --s
   --container-runtime-endpoint="$ep" --container-runtime-process-name=$pname \
   --container-runtime-pid-file="$work/runtime.pid" --prepull-images=false \
   --report-dir="$out" \
-  --kubelet-flags="--fail-cgroupv1=false --runtime-cgroups=/$runtime-ne" >"$out/ginkgo.log" 2>&1
+  --kubelet-flags="--fail-cgroupv1=false --runtime-cgroups=/$runtime-ne ${NODE_E2E_KUBELET_FLAGS:-}" >"$out/ginkgo.log" 2>&1
 rc=$?
 set -e
 echo "node-e2e $runtime: ginkgo exited $rc after $(($(date +%s) - start)) s"
