@@ -21,7 +21,11 @@ func (r *Runtime) ContainerStatus(_ context.Context, id string, verbose bool) (*
 		return nil, err
 	}
 	rec := c.snapshot()
-	image, imageRef := r.statusImage(rec.ImageId, c.cfg.GetImage())
+	given := c.cfg.GetImage()
+	if given == nil { // never nil in a status: the kubelet reads its Image
+		given = &runtimeapi.ImageSpec{Image: rec.ImageRef}
+	}
+	image, imageRef := r.statusImage(rec.ImageId, given)
 	st := &runtimeapi.ContainerStatus{
 		Id:          rec.Id,
 		Metadata:    c.cfg.GetMetadata(),

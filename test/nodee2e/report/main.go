@@ -92,6 +92,9 @@ func load(path string) (*run, error) {
 			}
 		}
 	}
+	if len(r.outcomes) != r.selected {
+		r.suite = append(r.suite, fmt.Sprintf("%d specs selected, %d reported", r.selected, len(r.outcomes)))
+	}
 	return r, nil
 }
 
@@ -116,9 +119,6 @@ func (r *run) count(outcome string) int {
 func (r *run) print() {
 	fmt.Printf("%s: %d specs run, %d passed, %d failed, %d skipped in %s\n",
 		r.path, len(r.outcomes), r.count("passed"), r.count("failed"), r.count("skipped"), r.runTime.Round(time.Second))
-	if len(r.outcomes) != r.selected {
-		r.suite = append(r.suite, fmt.Sprintf("%d specs selected, %d reported", r.selected, len(r.outcomes)))
-	}
 	for _, s := range r.suite {
 		fmt.Printf("  suite failure: %s\n", s)
 	}
