@@ -20,21 +20,18 @@ func (r *Runtime) podStats(ctx context.Context, p *pod) *runtimeapi.PodSandboxSt
 	ctrs := r.podContainers(rec.Id)
 	cstats := make([]*runtimeapi.ContainerStats, len(ctrs))
 	parallel(len(ctrs), func(i int) { cstats[i] = r.containerStats(ctx, ctrs[i]) })
-	// The pod's total includes the pause process, where it has one.
-	var total stats.Usage
+	// The pod's total includes the pause process, where it has one (its
+	// rate is sampled under the pod's id).
+	var members []stats.Member
 	if !rec.NoPause {
-		total = r.taskUsage(ctx, rec.Id, rec.Id)
-	}
-	if !total.Valid() {
-		total = stats.Empty(time.Now())
+		members = append(members, stats.Member{ID: rec.Id, Usage: r.taskUsage(ctx, rec.Id, rec.Id)})
 	}
 	for _, c := range ctrs {
-		if u := r.taskUsage(ctx, rec.Id, c.rec.Id); u.Valid() {
-			total = total.Add(u)
-		}
+		members = append(members, stats.Member{ID: c.rec.Id, Usage: r.taskUsage(ctx, rec.Id, c.rec.Id)})
 	}
+	total, cpu := r.stats.Sampler.PodUsage(members, time.Now())
 	ps.Linux = &runtimeapi.LinuxPodSandboxStats{
-		Cpu:        r.stats.Sampler.CPU("pod:"+rec.Id, total),
+		Cpu:        cpu,
 		Memory:     total.Mem,
 		Process:    &runtimeapi.ProcessUsage{Timestamp: total.At.UnixNano(), ProcessCount: &runtimeapi.UInt64Value{Value: total.Pids}},
 		Containers: cstats,

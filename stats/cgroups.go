@@ -87,6 +87,42 @@ func (p *Sampler) CPU(id string, u Usage) *runtimeapi.CpuUsage {
 	return c
 }
 
+// Member is one reading of a pod's member (its pause or a container) by
+// the id its rate is sampled under.
+type Member struct {
+	ID    string
+	Usage Usage
+}
+
+// PodUsage sums the members' valid readings into the pod's reading (Empty
+// at now when none has one) and renders its CPU. The pod's rate is the sum
+// of its members' rates, each from that member's own successive readings:
+// the members are read at different times (each refreshes in the stats
+// cache on its own), so their sum has no one timestamp a rate could be
+// taken over; a rate of the sum would read 0 while one member's reading is
+// unchanged and twice the truth when it catches up.
+func (p *Sampler) PodUsage(members []Member, now time.Time) (Usage, *runtimeapi.CpuUsage) {
+	var total Usage
+	var rate uint64
+	for _, m := range members {
+		if !m.Usage.Valid() {
+			continue
+		}
+		r, _ := p.Rate(m.ID, CPUSample{At: m.Usage.At, Usage: m.Usage.CPU})
+		rate += r
+		if total.Valid() {
+			total = total.Add(m.Usage)
+		} else {
+			total = m.Usage
+		}
+	}
+	if !total.Valid() {
+		total = Empty(now)
+	}
+	return total, &runtimeapi.CpuUsage{Timestamp: total.At.UnixNano(),
+		UsageCoreNanoSeconds: &runtimeapi.UInt64Value{Value: total.CPU}, UsageNanoCores: &runtimeapi.UInt64Value{Value: rate}}
+}
+
 // Add sums two readings (a pod's containers); the later timestamp wins.
 // Either may be empty (no memory reading yet).
 func (u Usage) Add(o Usage) Usage {

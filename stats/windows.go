@@ -98,24 +98,34 @@ type WindowsPod struct {
 }
 
 // WindowsPodStats renders a pod: CPU and memory are the utility VM's for a
-// Hyper-V pod, else the sum of its pause's and its containers'. A container that stopped
-// since the last reading makes the sum go back: that reading gets no rate
-// rather than a wrong one.
+// Hyper-V pod, else the sum of its pause's and its containers'. The sum's
+// rate is the sum of their rates (see PodUsage: the containers' readings
+// come from the stats cache, each taken at its own time; the pause's rate
+// is sampled under the pod's id), so a container that stopped since the
+// last reading only drops out of it.
 func (p *Sampler) WindowsPodStats(pod WindowsPod) *runtimeapi.PodSandboxStats {
+	var cpu *runtimeapi.WindowsCpuUsage
 	total := pod.VM
-	if total == nil {
+	if total != nil {
+		cpu = p.windowsCPU("pod:"+pod.ID, total)
+	} else {
 		total = &WindowsUsage{At: pod.At}
+		var rate uint64
 		if pod.Pause != nil {
 			total.CPU, total.WorkingSet, total.Commit = pod.Pause.CPU, pod.Pause.WorkingSet, pod.Pause.Commit
+			rate, _ = p.Rate(pod.ID, CPUSample{At: pod.Pause.At, Usage: pod.Pause.CPU})
 		}
 		for _, c := range pod.Containers {
 			total.CPU += c.GetCpu().GetUsageCoreNanoSeconds().GetValue()
+			rate += c.GetCpu().GetUsageNanoCores().GetValue()
 			total.WorkingSet += c.GetMemory().GetWorkingSetBytes().GetValue()
 			total.Commit += c.GetMemory().GetCommitMemoryBytes().GetValue()
 		}
+		cpu = &runtimeapi.WindowsCpuUsage{Timestamp: total.At.UnixNano(),
+			UsageCoreNanoSeconds: &runtimeapi.UInt64Value{Value: total.CPU}, UsageNanoCores: &runtimeapi.UInt64Value{Value: rate}}
 	}
 	w := &runtimeapi.WindowsPodSandboxStats{
-		Cpu:        p.windowsCPU("pod:"+pod.ID, total),
+		Cpu:        cpu,
 		Memory:     windowsMemory(total, 0),
 		Process:    &runtimeapi.WindowsProcessUsage{Timestamp: pod.At.UnixNano(), ProcessCount: &runtimeapi.UInt64Value{Value: pod.Processes}},
 		Containers: pod.Containers,

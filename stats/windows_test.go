@@ -81,10 +81,10 @@ func TestWindowsPodStats(t *testing.T) {
 	if w := pod(t1, ctr("a", t1, 1.5e9, 100), ctr("b", t1, 2.5e9, 200)); w.Cpu.UsageNanoCores.Value != 1e9 {
 		t.Errorf("pod rate %d, want 1e9", w.Cpu.UsageNanoCores.Value)
 	}
-	// b stopped between samples: the sum drops; no rate this time, and
-	// only a is reported.
+	// b stopped between samples: only a is reported, and its rate is the
+	// pod's.
 	t2 := t1.Add(time.Second)
-	if w := pod(t2, ctr("a", t2, 2e9, 100)); w.Cpu.UsageNanoCores.Value != 0 || len(w.Containers) != 1 {
+	if w := pod(t2, ctr("a", t2, 2e9, 100)); w.Cpu.UsageNanoCores.Value != 5e8 || len(w.Containers) != 1 {
 		t.Errorf("after a container stopped: rate %d, %d containers", w.Cpu.UsageNanoCores.Value, len(w.Containers))
 	}
 	// Hyper-V pod: the utility VM's figures are the pod's.
@@ -120,5 +120,32 @@ func TestWindowsPodStatsWithPause(t *testing.T) {
 	w := p.WindowsPodStats(WindowsPod{ID: "p", At: at, Pause: &WindowsUsage{At: at, CPU: 5e8, WorkingSet: 20, Commit: 30}, Containers: []*runtimeapi.WindowsContainerStats{c}}).Windows
 	if w.Cpu.UsageCoreNanoSeconds.Value != 1.5e9 || w.Memory.WorkingSetBytes.Value != 120 {
 		t.Errorf("pod with pause: cpu %d, working set %d", w.Cpu.UsageCoreNanoSeconds.Value, w.Memory.WorkingSetBytes.Value)
+	}
+}
+
+// TestWindowsPodRateWithStaleReadings: the pause is read at every call, a
+// container's reading comes from the stats cache and may be older; the
+// pod's rate stays the container's, never 0 while its reading is unchanged
+// nor double when it catches up.
+func TestWindowsPodRateWithStaleReadings(t *testing.T) {
+	p := NewSampler()
+	t0 := time.Unix(5000, 0)
+	at := func(s int) time.Time { return t0.Add(time.Duration(s) * time.Second) }
+	ctr := func(s int, cpu uint64) *runtimeapi.WindowsContainerStats {
+		u, _, _ := FromRunhcsStats(runhcs(t, at(s), cpu, 10, 10, nil), at(s))
+		return p.WindowsContainerStats("c", &runtimeapi.ContainerAttributes{Id: "c"}, u, 0)
+	}
+	pod := func(s int, c *runtimeapi.WindowsContainerStats) uint64 {
+		return p.WindowsPodStats(WindowsPod{ID: "p", At: at(s), Pause: &WindowsUsage{At: at(s), CPU: 1e6},
+			Containers: []*runtimeapi.WindowsContainerStats{c}}).Windows.Cpu.UsageNanoCores.Value
+	}
+	pod(10, ctr(7, 0))
+	for _, step := range []struct {
+		now, read int
+		cpu       uint64
+	}{{15, 12, 1.25e9}, {20, 12, 1.25e9}, {25, 22, 3.75e9}} {
+		if got := pod(step.now, ctr(step.read, step.cpu)); got != 2.5e8 {
+			t.Errorf("at %ds (container read at %ds): pod rate %d, want 2.5e8", step.now, step.read, got)
+		}
 	}
 }
