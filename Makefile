@@ -11,7 +11,7 @@ WINE      := $(abspath ../shared/wine)
 SHIM_VERSION := v2.4.2
 RUNC_VERSION := v1.5.2
 
-.PHONY: node-e2e test-node-e2e test-windows-e2e containerd-wincri winspec-golden proto all build test test-unit test-race test-windows test-fuzz lint cross bench fuzz deps clean
+.PHONY: cluster-up cluster-down test-cluster node-e2e test-node-e2e test-windows-e2e containerd-wincri winspec-golden proto all build test test-unit test-race test-windows test-fuzz lint cross bench fuzz deps clean
 
 all: build
 
@@ -89,6 +89,21 @@ node-e2e: deps
 NODE_E2E_SUBSET := (Containers Lifecycle .*(restart when updated with a new image|successfully restart when the image is updated)|Downward API volume should provide container.s (cpu|memory) limit|should execute poststart https hook|Containers should use the image defaults|termination message from log output if TerminationMessagePolicy FallbackToLogsOnError).*\[NodeConformance\]
 test-node-e2e:
 	NODE_E2E_FOCUS='$(NODE_E2E_SUBSET)' NODE_E2E_COMPARE=0 NODE_E2E_OUT=/var/tmp/wincri-node-e2e/subset/wincri-$$(date +%Y%m%d-%H%M%S) hack/node-e2e.sh
+
+# A single-machine cluster whose node runs on wincri (hack/cluster.sh; the
+# builds are cached, ~20 min cold): `make cluster-up`, then
+# `eval $$(hack/cluster.sh env)` points kubectl at it.
+cluster-up: deps
+	hack/build-cluster.sh >/dev/null
+	hack/cluster.sh up
+
+cluster-down:
+	hack/cluster.sh down
+
+# The cluster's checks (test/cluster): brings a cluster up, runs them, takes it down.
+test-cluster: deps
+	hack/build-cluster.sh >/dev/null
+	WINCRI_CLUSTER=1 $(GO) test -count=1 -v -timeout 40m ./test/cluster/
 
 # Every fuzz target for FUZZTIME (default 30s) each.
 fuzz:

@@ -22,8 +22,11 @@
 //	glibc-dns-testing:2.1.1     busybox (dynamic, on glibc: hostname -f reads /etc/hosts)
 //	nonroot:1.5                 busybox run as user 1234, as upstream's Dockerfile
 //	pause:3.10.2                the harness's pause (3.10, also served as itself)
+//	resource-consumer:1.14      (with -consumer) test/images/resource-consumer from
+//	                            source on that busybox, without upstream's stress
+//	                            (its memory load): the cluster test's HPA workload
 //
-// Usage: images -layout DIR -agnhost BIN -nmeter BIN [-hostbin /usr/bin/curl,...] -addr 127.0.0.1:PORT
+// Usage: images -layout DIR -agnhost BIN -nmeter BIN [-hostbin /usr/bin/curl,...] [-consumer DIR] -addr 127.0.0.1:PORT
 // It pushes everything, prints "ready" and serves until killed.
 package main
 
@@ -59,11 +62,15 @@ func main() {
 	nmeter := flag.String("nmeter", "", "static test/nodee2e/nmeter binary")
 	hostbins := flag.String("hostbin", "/usr/bin/curl,/bin/bash", "programs (with the libraries ldd names) to add to agnhost: PATH or PATH=PATH-IN-IMAGE, comma-separated")
 	addr := flag.String("addr", "127.0.0.1:5001", "loopback address to serve on")
+	consumer := flag.String("consumer", "", "directory holding test/images/resource-consumer's consumer and consume-cpu binaries (adds resource-consumer:1.14)")
 	flag.Parse()
 	if *layoutDir == "" || *agnhost == "" || *nmeter == "" {
 		log.Fatal("images: -layout, -agnhost and -nmeter are required")
 	}
 	imgs, err := build(*layoutDir, *agnhost, *nmeter, strings.Split(*hostbins, ","))
+	if err == nil && *consumer != "" {
+		imgs[e2e+"resource-consumer:1.14"], err = consumerImage(imgs[e2e+"busybox:1.37.0-2"], *consumer)
+	}
 	if err != nil {
 		log.Fatalf("images: %v", err)
 	}
@@ -234,6 +241,32 @@ func agnhostImage(base v1.Image, bin, version string) (v1.Image, error) {
 	}
 	return configure(img, func(c *v1.Config) {
 		c.Entrypoint, c.Cmd, c.User = []string{"/agnhost"}, []string{"pause"}, ""
+	})
+}
+
+// consumerImage is upstream's resource-consumer Dockerfile on busybox:
+// /consumer (the entrypoint, serving :8080) and /consume-cpu/consume-cpu,
+// which it runs from / for every CPU load it is asked for.
+func consumerImage(base v1.Image, dir string) (v1.Image, error) {
+	consumer, err := os.ReadFile(filepath.Join(dir, "consumer"))
+	if err != nil {
+		return nil, err
+	}
+	cpu, err := os.ReadFile(filepath.Join(dir, "consume-cpu"))
+	if err != nil {
+		return nil, err
+	}
+	img, err := addFiles(base,
+		file{h: tar.Header{Name: "consumer", Mode: 0o755}, body: consumer},
+		file{h: tar.Header{Name: "consume-cpu/", Typeflag: tar.TypeDir, Mode: 0o755}},
+		file{h: tar.Header{Name: "consume-cpu/consume-cpu", Mode: 0o755}, body: cpu})
+	if err != nil {
+		return nil, err
+	}
+	return configure(img, func(c *v1.Config) {
+		c.Entrypoint, c.Cmd, c.WorkingDir = []string{"/consumer"}, nil, "/"
+		c.ExposedPorts = map[string]struct{}{"8080/tcp": {}}
+		c.Labels = map[string]string{"io.wincri.node-e2e.stand-in-for": e2e + "resource-consumer:1.14"}
 	})
 }
 
