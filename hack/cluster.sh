@@ -32,6 +32,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH=/usr/local/go/bin:$PATH GOTOOLCHAIN=local
+. hack/lib.sh
 dir=${CLUSTER_DIR:-/var/tmp/wincri-cluster/run}
 node=$(hostname | tr '[:upper:]' '[:lower:]')
 state=/run/wincri-cluster
@@ -225,15 +226,9 @@ up() {
 
   w=$dir/wincri
   mkdir -p "$w/cni" "$w/certs.d/registry.k8s.io" "$w/certs.d/_default"
-  printf 'server = "http://%s"\n\n[host."http://%s"]\n  capabilities = ["pull", "resolve"]\n' $imgaddr $imgaddr >"$w/certs.d/registry.k8s.io/hosts.toml"
-  reg=${HARNESS_REGISTRY_ADDR:-127.0.0.1:5000}
-  printf 'server = "http://%s"\n\n[host."http://%s"]\n  capabilities = ["pull", "resolve"]\n' "$reg" "$reg" >"$w/certs.d/_default/hosts.toml"
-  cat >"$w/cni/10-cluster.conflist" <<JSON
-{"cniVersion":"1.0.0","name":"wincri-cluster","plugins":[
- {"type":"bridge","bridge":"$bridge","isGateway":true,"ipMasq":true,"hairpinMode":true,
-  "ipam":{"type":"host-local","dataDir":"$w/ipam","ranges":[[{"subnet":"$pod_cidr"}]],"routes":[{"dst":"0.0.0.0/0"}]}},
- {"type":"portmap","capabilities":{"portMappings":true}}]}
-JSON
+  hosts_toml $imgaddr >"$w/certs.d/registry.k8s.io/hosts.toml"
+  hosts_toml "${HARNESS_REGISTRY_ADDR:-127.0.0.1:5000}" >"$w/certs.d/_default/hosts.toml"
+  bridge_conflist wincri-cluster $bridge $pod_cidr "$w/ipam" true >"$w/cni/10-cluster.conflist"
   cat >"$w/config.toml" <<TOML
 root = "$w/root"
 state = "$state"

@@ -31,6 +31,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH=/usr/local/go/bin:$PATH GOTOOLCHAIN=local
+. hack/lib.sh
 H=$(cd ../shared/harness && pwd)
 runtime=${NODE_E2E_RUNTIME:-wincri}
 focus=${NODE_E2E_FOCUS:-'\[NodeConformance\]'}
@@ -106,7 +107,6 @@ fi
 pids+=($!)
 for _ in $(seq 120); do grep -q '^ready' "$work/images.log" && break; sleep 0.5; done
 grep -q '^ready' "$work/images.log" || { cat "$work/images.log" >&2; exit 1; }
-hosts_toml() { printf 'server = "http://%s"\n\n[host."http://%s"]\n  capabilities = ["pull", "resolve"]\n' "$1" "$1"; }
 
 # The runtime, in its own cgroup in every v1 hierarchy.
 runtime_cgroup() {
@@ -125,12 +125,7 @@ if [ "$runtime" = wincri ]; then
   make -s build
   w=$work/wincri
   mkdir -p "$w/cni"
-  cat >"$w/cni/10-node-e2e.conflist" <<JSON
-{"cniVersion":"1.0.0","name":"wincri-node-e2e","plugins":[
- {"type":"bridge","bridge":"wincri-n0","isGateway":true,"ipMasq":false,"hairpinMode":true,
-  "ipam":{"type":"host-local","dataDir":"$w/ipam","ranges":[[{"subnet":"10.97.0.0/16"}]],"routes":[{"dst":"0.0.0.0/0"}]}},
- {"type":"portmap","capabilities":{"portMappings":true}}]}
-JSON
+  bridge_conflist wincri-node-e2e wincri-n0 10.97.0.0/16 "$w/ipam" false >"$w/cni/10-node-e2e.conflist"
   certs=$work/certs.d
   cat >"$w/config.toml" <<TOML
 root = "$w/root"
