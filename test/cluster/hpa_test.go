@@ -16,7 +16,6 @@ import (
 	"github.com/wincri/wincri/test/testutil"
 )
 
-
 type hpaStatus struct {
 	Status struct {
 		CurrentReplicas int `json:"currentReplicas"`
@@ -163,7 +162,7 @@ func compareFigures(t *testing.T) {
 
 type sample struct {
 	ts, cpu, nanoCores int64
-	mem               uint64
+	mem                uint64
 }
 
 // wincriStats is wincri's ListPodSandboxStats for the consumer pods, by pod name.
