@@ -52,6 +52,7 @@ type system struct {
 	procs   map[uint32]*process
 	exit    string
 	job     windows.Handle // the silo's stand-in: every process of the system
+	limits  Limits         // what modify requests set
 }
 
 func (s *Server) registerHCS() {
@@ -364,32 +365,6 @@ func (sys *system) processList() []*process {
 	return out
 }
 
-// modifySystem accepts the requests HCS takes for a running container
-// (resource limits, mapped directories) after checking their shape.
-func (s *Server) modifySystem(_ uint32, a []string) ([]string, *hcsError) {
-	a = argN(a, 2)
-	if _, err := s.systemOf(a[0]); err != nil {
-		return nil, err
-	}
-	var req struct {
-		ResourcePath string
-		RequestType  string
-		Settings     json.RawMessage
-	}
-	if err := json.Unmarshal([]byte(a[1]), &req); err != nil {
-		return nil, fail(hrInvalidJSON, "modify request: %v", err)
-	}
-	if req.ResourcePath == "" {
-		return nil, fail(hrInvalidArg, "modify request without ResourcePath")
-	}
-	switch req.RequestType {
-	case "", "Add", "Remove", "Update":
-	default:
-		return nil, fail(hrInvalidArg, "unknown RequestType %q", req.RequestType)
-	}
-	return []string{""}, nil
-}
-
 // containerPath maps a path inside the container (C:\...) to the host
 // directory that holds the container's root.
 func (sys *system) containerPath(p string) string {
@@ -407,6 +382,7 @@ type System struct {
 	ID        string
 	State     string
 	Namespace string
+	Limits    Limits
 }
 
 // Systems lists the compute systems HCS knows, sorted by id.
@@ -419,7 +395,7 @@ func (s *Server) Systems() []System {
 		if c := sys.doc.Container; c != nil && c.Networking != nil {
 			ns = c.Networking.Namespace
 		}
-		out = append(out, System{ID: sys.id, State: sys.state, Namespace: ns})
+		out = append(out, System{ID: sys.id, State: sys.state, Namespace: ns, Limits: sys.limits})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	return out

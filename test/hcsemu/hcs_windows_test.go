@@ -58,3 +58,42 @@ func TestHCSRejects(t *testing.T) {
 }
 
 func quote(p string) string { return `"` + strings.ReplaceAll(p, `\`, `\\`) + `"` }
+
+// TestModifyRules: modify requests are decoded as hcsshim's
+// ModifySettingRequest and refused where they are not what HCS takes for a
+// process-isolated container; the limits of the accepted ones are returned.
+func TestModifyRules(t *testing.T) {
+	dir := quote(t.TempDir())
+	ok := []struct {
+		doc  string
+		want Limits
+	}{
+		{`{"ResourcePath":"Container/Memory/SizeInMB","RequestType":"Update","Settings":256}`, Limits{MemoryMB: 256}},
+		{`{"ResourcePath":"Container/Processor","RequestType":"Update","Settings":{"Maximum":5000}}`, Limits{Processor: Processor{Maximum: 5000}}},
+		{`{"ResourcePath":"Container/Processor","RequestType":"Update","Settings":{"Weight":2}}`, Limits{Processor: Processor{Weight: 2}}},
+		{`{"ResourcePath":"Container/MappedDirectories","RequestType":"Add","Settings":{"HostPath":` + dir + `,"ContainerPath":"C:\\data","ReadOnly":true}}`, Limits{}},
+	}
+	for _, c := range ok {
+		if got, err := checkModify(c.doc); err != nil || got != c.want {
+			t.Errorf("%s: %+v, %v; want %+v", c.doc, got, err, c.want)
+		}
+	}
+	refused := []struct{ doc, reason string }{
+		{`{"ResourcePath":"Container/Memory/SizeInMB","RequestType":"Update","Settings":255}`, "multiple of 2"},
+		{`{"ResourcePath":"Container/Memory/SizeInMB","RequestType":"Update","Settings":"256"}`, "not a size"},
+		{`{"ResourcePath":"Container/Memory/SizeInMB","RequestType":"Add","Settings":256}`, "want Update"},
+		{`{"ResourcePath":"Container/Processor","RequestType":"Update","Settings":{"Maximum":5000,"Weight":2}}`, "want one"},
+		{`{"ResourcePath":"Container/Processor","RequestType":"Update","Settings":{"Maximum":10001}}`, "outside"},
+		{`{"ResourcePath":"Container/Processor","RequestType":"Update","Settings":{"Count":4096}}`, "outside"},
+		{`{"ResourcePath":"Container/Processor","RequestType":"Update","Settings":{"Limit":5000}}`, "unknown field"},
+		{`{"ResourcePath":"Container/MappedDirectories","RequestType":"Add","Settings":{"HostPath":"C:\\nope","ContainerPath":"C:\\data"}}`, "C:\\nope"},
+		{`{"ResourcePath":"Container/Memory/SizeInMB","RequestType":"Update","Settings":256,"Extra":1}`, "unknown field"},
+		{`{"ResourcePath":"VirtualMachine/ComputeTopology/Memory/SizeInMB","RequestType":"Update","Settings":256}`, "not emulated"},
+		{`{"ResourcePath":"Container/Memory/SizeInMB","RequestType":"Update","Settings":256,"GuestRequest":{}}`, "GuestRequest"},
+	}
+	for _, c := range refused {
+		if _, err := checkModify(c.doc); err == nil || !strings.Contains(err.msg, c.reason) {
+			t.Errorf("%s: %v, want a refusal naming %q", c.doc, err, c.reason)
+		}
+	}
+}

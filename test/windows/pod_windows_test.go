@@ -211,6 +211,17 @@ func (e *env) checkUpdate(app string) {
 	if len(calls) <= before {
 		t.Fatalf("no HcsModifyComputeSystem after UpdateContainerResources")
 	}
+	// What reached HCS: 256 MB and half the host's CPUs (runhcs sends each
+	// as its own request; the emulator records what it accepted).
+	var lim hcsemu.Limits
+	for _, sys := range e.emu.Systems() {
+		if sys.ID == app {
+			lim = sys.Limits
+		}
+	}
+	if lim != (hcsemu.Limits{MemoryMB: 256, Processor: hcsemu.Processor{Maximum: 5000}}) {
+		t.Fatalf("limits in HCS after the update: %+v (modify calls: %+v)", lim, calls[before:])
+	}
 	st, err := e.rt.ContainerStatus(c, &runtimeapi.ContainerStatusRequest{ContainerId: app})
 	if err != nil || st.Status.GetResources().GetWindows().GetMemoryLimitInBytes() != 256<<20 {
 		t.Fatalf("status after update: %v %v", st.GetStatus().GetResources(), err)

@@ -1,0 +1,130 @@
+package hcsemu
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"runtime"
+	"strings"
+)
+
+// modifySystem applies the modify requests HCS takes for a running
+// process-isolated container, decoded strictly: its memory and processor
+// limits (recorded: System.Limits) and mapped directories. Any other
+// resource path is refused: what real HCS does with it is not known here
+// (docs/windows.md).
+func (s *Server) modifySystem(_ uint32, a []string) ([]string, *hcsError) {
+	a = argN(a, 2)
+	sys, herr := s.systemOf(a[0])
+	if herr != nil {
+		return nil, herr
+	}
+	lim, herr := checkModify(a[1])
+	if herr != nil {
+		return nil, herr
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if sys.state != "Running" {
+		return nil, fail(hrInvalidState, "modify of %s in state %s", sys.id, sys.state)
+	}
+	if lim.MemoryMB != 0 {
+		sys.limits.MemoryMB = lim.MemoryMB
+	}
+	if lim.Processor != (Processor{}) {
+		sys.limits.Processor = lim.Processor
+	}
+	return []string{""}, nil
+}
+
+// Limits are the resource limits modify requests set on a system.
+type Limits struct {
+	MemoryMB  uint64
+	Processor Processor
+}
+
+// Processor is HCS's Processor schema (hcsshim's schema2.Processor): one of
+// a count, a maximum (in 1/10000 of the host's CPUs) or a weight.
+type Processor struct{ Count, Maximum, Weight int32 }
+
+// checkModify decodes a modify request (hcsshim's ModifySettingRequest) and
+// returns the limits it sets; a mapped directory's add or remove sets none.
+func checkModify(doc string) (Limits, *hcsError) {
+	var req struct {
+		ResourcePath string
+		RequestType  string
+		Settings     json.RawMessage
+		GuestRequest json.RawMessage
+	}
+	if err := strictJSON(doc, &req); err != nil {
+		return Limits{}, fail(hrInvalidJSON, "modify request: %v", err)
+	}
+	if len(req.GuestRequest) > 0 {
+		return Limits{}, fail(hrInvalidArg, "modify request with a GuestRequest for a process-isolated container")
+	}
+	var lim Limits
+	switch req.ResourcePath {
+	case "Container/Memory/SizeInMB":
+		if req.RequestType != "Update" {
+			return Limits{}, fail(hrInvalidArg, "%s: RequestType %q, want Update", req.ResourcePath, req.RequestType)
+		}
+		if err := strictJSON(string(req.Settings), &lim.MemoryMB); err != nil || lim.MemoryMB == 0 {
+			return Limits{}, fail(hrInvalidArg, "%s: settings %s are not a size in MB (%v)", req.ResourcePath, req.Settings, err)
+		}
+		if lim.MemoryMB%2 != 0 { // hcsshim aligns sizes to 2 MB before it asks
+			return Limits{}, fail(hrInvalidArg, "%s: %d MB is not a multiple of 2 MB", req.ResourcePath, lim.MemoryMB)
+		}
+	case "Container/Processor":
+		if req.RequestType != "Update" {
+			return Limits{}, fail(hrInvalidArg, "%s: RequestType %q, want Update", req.ResourcePath, req.RequestType)
+		}
+		p := &lim.Processor
+		if err := strictJSON(string(req.Settings), p); err != nil {
+			return Limits{}, fail(hrInvalidJSON, "%s: %v", req.ResourcePath, err)
+		}
+		set := 0
+		for _, v := range []int32{p.Count, p.Maximum, p.Weight} {
+			if v != 0 {
+				set++
+			}
+		}
+		switch {
+		case set != 1:
+			return Limits{}, fail(hrInvalidArg, "%s: %+v sets %d of Count, Maximum, Weight, want one", req.ResourcePath, *p, set)
+		case p.Count < 0 || int(p.Count) > runtime.NumCPU():
+			return Limits{}, fail(hrInvalidArg, "%s: Count %d outside 1..%d", req.ResourcePath, p.Count, runtime.NumCPU())
+		case p.Maximum < 0 || p.Maximum > 10000, p.Weight < 0 || p.Weight > 10000:
+			return Limits{}, fail(hrInvalidArg, "%s: %+v outside 1..10000", req.ResourcePath, *p)
+		}
+	case "Container/MappedDirectories":
+		if req.RequestType != "Add" && req.RequestType != "Remove" {
+			return Limits{}, fail(hrInvalidArg, "%s: RequestType %q, want Add or Remove", req.ResourcePath, req.RequestType)
+		}
+		var md struct {
+			HostPath, HostPathType, ContainerPath string
+			ReadOnly, SupportCloudFiles          bool
+		}
+		if err := strictJSON(string(req.Settings), &md); err != nil || md.HostPath == "" || md.ContainerPath == "" {
+			return Limits{}, fail(hrInvalidArg, "%s: settings %s (%v)", req.ResourcePath, req.Settings, err)
+		}
+		if _, err := os.Stat(md.HostPath); req.RequestType == "Add" && err != nil {
+			return Limits{}, fail(hrPathNotFound, "%s: %v", req.ResourcePath, err)
+		}
+	default:
+		return Limits{}, fail(hrInvalidArg, "modify of %q (%s): not emulated; refused (docs/windows.md)", req.ResourcePath, req.RequestType)
+	}
+	return lim, nil
+}
+
+// strictJSON decodes doc into v, refusing unknown fields and trailing data.
+func strictJSON(doc string, v any) error {
+	d := json.NewDecoder(strings.NewReader(doc))
+	d.DisallowUnknownFields()
+	if err := d.Decode(v); err != nil {
+		return err
+	}
+	if d.More() {
+		return fmt.Errorf("data after the document")
+	}
+	return nil
+}
