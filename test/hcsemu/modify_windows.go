@@ -102,7 +102,7 @@ func checkModify(doc string) (Limits, *hcsError) {
 		}
 		var md struct {
 			HostPath, HostPathType, ContainerPath string
-			ReadOnly, SupportCloudFiles          bool
+			ReadOnly, SupportCloudFiles           bool
 		}
 		if err := strictJSON(string(req.Settings), &md); err != nil || md.HostPath == "" || md.ContainerPath == "" {
 			return Limits{}, fail(hrInvalidArg, "%s: settings %s (%v)", req.ResourcePath, req.Settings, err)
