@@ -171,6 +171,9 @@ func (s *Server) hcnCreate(pid uint32, a []string) ([]string, *hcsError) {
 		}
 	case "endpoint":
 		h := s.handles[parent]
+		if h != nil && h.owner != pid {
+			h = nil // another process's handle
+		}
 		if h == nil || h.hcnKind != "network" || s.hcn["network"][h.hcnID] == nil {
 			return nil, fail(hrElementNotFound, "an endpoint is created in an open network")
 		}
@@ -201,8 +204,8 @@ func (s *Server) hcnOpen(pid uint32, a []string) ([]string, *hcsError) {
 	return []string{strconv.FormatUint(s.newHandle(pid, &handle{hcnKind: kind, hcnID: id}), 10), ""}, nil
 }
 
-func (s *Server) hcnHandle(kind, arg string) (map[string]any, *hcsError) {
-	h := s.handles[parseHandle(arg)]
+func (s *Server) hcnHandle(pid uint32, kind, arg string) (map[string]any, *hcsError) {
+	h := s.handleOf(pid, arg)
 	if h == nil || h.hcnKind != kind {
 		return nil, fail(hrInvalidHandle, "not a %s handle: %s", kind, arg)
 	}
@@ -213,11 +216,11 @@ func (s *Server) hcnHandle(kind, arg string) (map[string]any, *hcsError) {
 	return o, nil
 }
 
-func (s *Server) hcnQuery(_ uint32, a []string) ([]string, *hcsError) {
+func (s *Server) hcnQuery(pid uint32, a []string) ([]string, *hcsError) {
 	a = argN(a, 3)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	o, err := s.hcnHandle(a[0], a[1])
+	o, err := s.hcnHandle(pid, a[0], a[1])
 	if err != nil {
 		return nil, err
 	}
@@ -231,7 +234,7 @@ type modifyRequest struct {
 	Settings     json.RawMessage
 }
 
-func (s *Server) hcnModify(_ uint32, a []string) ([]string, *hcsError) {
+func (s *Server) hcnModify(pid uint32, a []string) ([]string, *hcsError) {
 	a = argN(a, 3)
 	kind := a[0]
 	var req modifyRequest
@@ -245,7 +248,7 @@ func (s *Server) hcnModify(_ uint32, a []string) ([]string, *hcsError) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	o, err := s.hcnHandle(kind, a[1])
+	o, err := s.hcnHandle(pid, kind, a[1])
 	if err != nil {
 		return nil, err
 	}

@@ -65,8 +65,8 @@ func (s *Server) registerHCS() {
 	s.fns["HcsCloseComputeSystem"] = s.closeHandle
 	s.fns["HcsCloseProcess"] = s.closeHandle
 	s.fns["HcsStartComputeSystem"] = s.startSystem
-	s.fns["HcsShutDownComputeSystem"] = func(pid uint32, a []string) ([]string, *hcsError) { return s.stopSystem(a, "GracefulExit") }
-	s.fns["HcsTerminateComputeSystem"] = func(pid uint32, a []string) ([]string, *hcsError) { return s.stopSystem(a, "Forced") }
+	s.fns["HcsShutDownComputeSystem"] = func(pid uint32, a []string) ([]string, *hcsError) { return s.stopSystem(pid, a, "GracefulExit") }
+	s.fns["HcsTerminateComputeSystem"] = func(pid uint32, a []string) ([]string, *hcsError) { return s.stopSystem(pid, a, "Forced") }
 	s.fns["HcsPauseComputeSystem"] = s.unsupported("pausing a process-isolated container")
 	s.fns["HcsResumeComputeSystem"] = s.unsupported("resuming a process-isolated container")
 	s.fns["HcsSaveComputeSystem"] = s.unsupported("saving a compute system")
@@ -113,6 +113,9 @@ func (s *Server) subscribe(pid uint32, a []string) ([]string, *hcsError) {
 	h := parseHandle(a[0])
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.handleOf(pid, a[0]) == nil {
+		return nil, fail(hrInvalidHandle, "not a handle of this process: %s", a[0])
+	}
 	if a[1] == "1" {
 		s.subs[h] = pid
 	} else {
@@ -121,11 +124,11 @@ func (s *Server) subscribe(pid uint32, a []string) ([]string, *hcsError) {
 	return nil, nil
 }
 
-// systemOf returns the system of a system handle.
-func (s *Server) systemOf(arg string) (*system, *hcsError) {
+// systemOf returns the system of a system handle the caller opened.
+func (s *Server) systemOf(pid uint32, arg string) (*system, *hcsError) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	h := s.handles[parseHandle(arg)]
+	h := s.handleOf(pid, arg)
 	if h == nil || h.sys == nil || h.proc != nil {
 		return nil, fail(hrInvalidHandle, "not a compute system handle: %s", arg)
 	}
@@ -227,12 +230,12 @@ func (s *Server) openSystem(pid uint32, a []string) ([]string, *hcsError) {
 
 // closeHandle forgets a handle; a stopped system goes away with its last
 // handle, as in HCS.
-func (s *Server) closeHandle(_ uint32, a []string) ([]string, *hcsError) {
+func (s *Server) closeHandle(pid uint32, a []string) ([]string, *hcsError) {
 	a = argN(a, 1)
 	hid := parseHandle(a[0])
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	h := s.handles[hid]
+	h := s.handleOf(pid, a[0])
 	if h == nil {
 		return nil, fail(hrInvalidHandle, "unknown handle %s", a[0])
 	}
@@ -268,8 +271,8 @@ func (sys *system) properties() map[string]any {
 	}
 }
 
-func (s *Server) startSystem(_ uint32, a []string) ([]string, *hcsError) {
-	sys, err := s.systemOf(argN(a, 1)[0])
+func (s *Server) startSystem(pid uint32, a []string) ([]string, *hcsError) {
+	sys, err := s.systemOf(pid, argN(a, 1)[0])
 	if err != nil {
 		return nil, err
 	}
@@ -284,8 +287,8 @@ func (s *Server) startSystem(_ uint32, a []string) ([]string, *hcsError) {
 
 // stopSystem ends every process of the system, then tells every handle
 // with a callback that the system exited.
-func (s *Server) stopSystem(a []string, exitType string) ([]string, *hcsError) {
-	sys, err := s.systemOf(argN(a, 1)[0])
+func (s *Server) stopSystem(pid uint32, a []string, exitType string) ([]string, *hcsError) {
+	sys, err := s.systemOf(pid, argN(a, 1)[0])
 	if err != nil {
 		return nil, err
 	}
@@ -320,9 +323,9 @@ type propertyQuery struct {
 	PropertyTypes []string
 }
 
-func (s *Server) systemProperties(_ uint32, a []string) ([]string, *hcsError) {
+func (s *Server) systemProperties(pid uint32, a []string) ([]string, *hcsError) {
 	a = argN(a, 2)
-	sys, err := s.systemOf(a[0])
+	sys, err := s.systemOf(pid, a[0])
 	if err != nil {
 		return nil, err
 	}

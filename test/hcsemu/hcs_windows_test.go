@@ -97,3 +97,30 @@ func TestModifyRules(t *testing.T) {
 		}
 	}
 }
+
+// TestHandlesArePerProcess: a handle works only in the process that opened
+// it, as HCS and HCN handles do; another process gets an invalid handle.
+func TestHandlesArePerProcess(t *testing.T) {
+	s := start(t)
+	id, err := s.AddNetwork(`{"Name":"perproc","Type":"L2Bridge","SchemaVersion":{"Major":2,"Minor":0}}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, herr := s.hcnOpen(100, []string{"network", id})
+	if herr != nil {
+		t.Fatal(herr)
+	}
+	h := out[0]
+	if _, herr := s.hcnQuery(100, []string{"network", h, ""}); herr != nil {
+		t.Fatalf("the opener's query: %v", herr)
+	}
+	if _, herr := s.hcnQuery(200, []string{"network", h, ""}); herr == nil || herr.hr != hrInvalidHandle {
+		t.Errorf("another process's query: %v, want an invalid handle", herr)
+	}
+	if _, herr := s.closeHandle(200, []string{h}); herr == nil || herr.hr != hrInvalidHandle {
+		t.Errorf("another process's close: %v, want an invalid handle", herr)
+	}
+	if _, herr := s.closeHandle(100, []string{h}); herr != nil {
+		t.Errorf("the opener's close: %v", herr)
+	}
+}

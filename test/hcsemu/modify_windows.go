@@ -13,9 +13,9 @@ import (
 // limits (recorded: System.Limits) and mapped directories. Any other
 // resource path is refused: what real HCS does with it is not known here
 // (docs/windows.md).
-func (s *Server) modifySystem(_ uint32, a []string) ([]string, *hcsError) {
+func (s *Server) modifySystem(pid uint32, a []string) ([]string, *hcsError) {
 	a = argN(a, 2)
-	sys, herr := s.systemOf(a[0])
+	sys, herr := s.systemOf(pid, a[0])
 	if herr != nil {
 		return nil, herr
 	}

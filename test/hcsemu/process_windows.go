@@ -69,10 +69,10 @@ func (s *Server) Processes() []Process {
 	return out
 }
 
-func (s *Server) processOf(arg string) (*process, *hcsError) {
+func (s *Server) processOf(pid uint32, arg string) (*process, *hcsError) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	h := s.handles[parseHandle(arg)]
+	h := s.handleOf(pid, arg)
 	if h == nil || h.proc == nil {
 		return nil, fail(hrInvalidHandle, "not a process handle: %s", arg)
 	}
@@ -81,7 +81,7 @@ func (s *Server) processOf(arg string) (*process, *hcsError) {
 
 func (s *Server) createProcess(caller uint32, a []string) ([]string, *hcsError) {
 	a = argN(a, 2)
-	sys, herr := s.systemOf(a[0])
+	sys, herr := s.systemOf(caller, a[0])
 	if herr != nil {
 		return nil, herr
 	}
@@ -297,7 +297,7 @@ func (p *process) kill() {
 
 func (s *Server) openProcess(pid uint32, a []string) ([]string, *hcsError) {
 	a = argN(a, 2)
-	sys, err := s.systemOf(a[0])
+	sys, err := s.systemOf(pid, a[0])
 	if err != nil {
 		return nil, err
 	}
@@ -311,8 +311,8 @@ func (s *Server) openProcess(pid uint32, a []string) ([]string, *hcsError) {
 	return []string{strconv.FormatUint(s.newHandle(pid, &handle{sys: sys, proc: p}), 10), ""}, nil
 }
 
-func (s *Server) processInfo(_ uint32, a []string) ([]string, *hcsError) {
-	p, err := s.processOf(argN(a, 1)[0])
+func (s *Server) processInfo(pid uint32, a []string) ([]string, *hcsError) {
+	p, err := s.processOf(pid, argN(a, 1)[0])
 	if err != nil {
 		return nil, err
 	}
@@ -324,8 +324,8 @@ func (p *process) status() map[string]any {
 	return map[string]any{"ProcessId": p.pid, "Exited": p.exited.Load(), "ExitCode": p.exitCode}
 }
 
-func (s *Server) processProperties(_ uint32, a []string) ([]string, *hcsError) {
-	p, err := s.processOf(argN(a, 1)[0])
+func (s *Server) processProperties(pid uint32, a []string) ([]string, *hcsError) {
+	p, err := s.processOf(pid, argN(a, 1)[0])
 	if err != nil {
 		return nil, err
 	}
@@ -333,8 +333,8 @@ func (s *Server) processProperties(_ uint32, a []string) ([]string, *hcsError) {
 	return []string{string(b)}, nil
 }
 
-func (s *Server) terminateProcess(_ uint32, a []string) ([]string, *hcsError) {
-	p, err := s.processOf(argN(a, 1)[0])
+func (s *Server) terminateProcess(pid uint32, a []string) ([]string, *hcsError) {
+	p, err := s.processOf(pid, argN(a, 1)[0])
 	if err != nil {
 		return nil, err
 	}
@@ -349,9 +349,9 @@ func (s *Server) terminateProcess(_ uint32, a []string) ([]string, *hcsError) {
 // process group reliably, so CtrlC/CtrlBreak/CtrlShutdown end the process
 // with STATUS_CONTROL_C_EXIT's exit code, as a console program that takes
 // the default handler does.
-func (s *Server) signalProcess(_ uint32, a []string) ([]string, *hcsError) {
+func (s *Server) signalProcess(pid uint32, a []string) ([]string, *hcsError) {
 	a = argN(a, 2)
-	p, err := s.processOf(a[0])
+	p, err := s.processOf(pid, a[0])
 	if err != nil {
 		return nil, err
 	}
@@ -375,9 +375,9 @@ func (s *Server) signalProcess(_ uint32, a []string) ([]string, *hcsError) {
 }
 
 // modifyProcess handles CloseHandle (stdin) and ConsoleSize requests.
-func (s *Server) modifyProcess(_ uint32, a []string) ([]string, *hcsError) {
+func (s *Server) modifyProcess(pid uint32, a []string) ([]string, *hcsError) {
 	a = argN(a, 2)
-	if _, err := s.processOf(a[0]); err != nil {
+	if _, err := s.processOf(pid, a[0]); err != nil {
 		return nil, err
 	}
 	var req struct {

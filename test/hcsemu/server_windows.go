@@ -257,6 +257,17 @@ func (s *Server) newHandle(owner uint32, h *handle) uint64 {
 	return s.next
 }
 
+// handleOf is the handle arg names if the calling process opened it: a
+// handle is a process's own, as HCS handles are (nil otherwise). The
+// caller holds s.mu.
+func (s *Server) handleOf(pid uint32, arg string) *handle {
+	h := s.handles[parseHandle(arg)]
+	if h == nil || h.owner != pid {
+		return nil
+	}
+	return h
+}
+
 func parseHandle(arg string) uint64 {
 	v, _ := strconv.ParseUint(arg, 10, 64)
 	return v
