@@ -177,6 +177,9 @@ func (s *Server) hcnCreate(pid uint32, a []string) ([]string, *hcsError) {
 		if h == nil || h.hcnKind != "network" || s.hcn["network"][h.hcnID] == nil {
 			return nil, fail(hrElementNotFound, "an endpoint is created in an open network")
 		}
+		if herr := s.checkEndpoint(h.hcnID, settings); herr != nil {
+			return nil, herr
+		}
 		o["HostComputeNetwork"] = h.hcnID
 		if ns, _ := o["HostComputeNamespace"].(string); ns != "" && s.hcn["namespace"][strings.ToLower(ns)] == nil {
 			return nil, fail(hrElementNotFound, "namespace %s does not exist", ns)

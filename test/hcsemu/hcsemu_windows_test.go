@@ -1,6 +1,7 @@
 package hcsemu
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 
@@ -74,5 +75,53 @@ func TestHCNThroughHcsshim(t *testing.T) {
 	}
 	if got := len(s.HCNObjects("endpoint")) + len(s.HCNObjects("namespace")); got != 0 {
 		t.Fatalf("%d objects left", got)
+	}
+}
+
+// TestHCNEndpointRules: through hcsshim's hcn package, the emulated HCN
+// refuses endpoints HNS would not create: an address outside the network's
+// subnet or already an endpoint's, a policy type it does not emulate, a port
+// mapping without protocol or port, a malformed MAC address.
+func TestHCNEndpointRules(t *testing.T) {
+	s := start(t)
+	if _, err := s.AddNetwork(`{"Name":"rules","Type":"L2Bridge","SchemaVersion":{"Major":2,"Minor":0},
+		"Ipams":[{"Type":"Static","Subnets":[{"IpAddressPrefix":"10.89.0.0/16"}]}]}`); err != nil {
+		t.Fatal(err)
+	}
+	network, err := hcn.GetNetworkByName("rules")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ipc := func(ip string) []hcn.IpConfig { return []hcn.IpConfig{{IpAddress: ip, PrefixLength: 16}} }
+	first, err := network.CreateEndpoint(&hcn.HostComputeEndpoint{Name: "a", IpConfigurations: ipc("10.89.0.2"),
+		Policies: []hcn.EndpointPolicy{{Type: hcn.OutBoundNAT, Settings: json.RawMessage(`{"Exceptions":["10.89.0.0/16"]}`)},
+			{Type: hcn.PortMapping, Settings: json.RawMessage(`{"Protocol":6,"InternalPort":80,"ExternalPort":8080}`)}}})
+	if err != nil {
+		t.Fatalf("a valid endpoint: %v", err)
+	}
+	defer first.Delete()
+	for _, c := range []struct {
+		name string
+		ep   hcn.HostComputeEndpoint
+	}{
+		{"outside the subnet", hcn.HostComputeEndpoint{IpConfigurations: ipc("10.90.0.2")}},
+		{"an address in use", hcn.HostComputeEndpoint{IpConfigurations: ipc("10.89.0.2")}},
+		{"not an address", hcn.HostComputeEndpoint{IpConfigurations: ipc("10.89.0.300")}},
+		{"an unknown policy", hcn.HostComputeEndpoint{IpConfigurations: ipc("10.89.0.3"),
+			Policies: []hcn.EndpointPolicy{{Type: hcn.L4Proxy, Settings: json.RawMessage(`{}`)}}}},
+		{"a port mapping without a port", hcn.HostComputeEndpoint{IpConfigurations: ipc("10.89.0.3"),
+			Policies: []hcn.EndpointPolicy{{Type: hcn.PortMapping, Settings: json.RawMessage(`{"Protocol":6}`)}}}},
+		{"a policy's unknown field", hcn.HostComputeEndpoint{IpConfigurations: ipc("10.89.0.3"),
+			Policies: []hcn.EndpointPolicy{{Type: hcn.OutBoundNAT, Settings: json.RawMessage(`{"Exception":["x"]}`)}}}},
+		{"a bad MAC", hcn.HostComputeEndpoint{IpConfigurations: ipc("10.89.0.3"), MacAddress: "00-15-5D"}},
+	} {
+		ep := c.ep
+		if got, err := network.CreateEndpoint(&ep); err == nil {
+			got.Delete()
+			t.Errorf("%s: created", c.name)
+		}
+	}
+	if got := len(s.HCNObjects("endpoint")); got != 1 {
+		t.Errorf("%d endpoints, want the valid one only", got)
 	}
 }
