@@ -189,9 +189,21 @@ func (s *Server) checkSystem(sys *system) *hcsError {
 			return fail(hrPathNotFound, "layer %q at %q does not exist", l.Id, l.Path)
 		}
 	}
-	root := s.mountedRoot(c.Storage.Path)
+	root, parents := s.mountedRoot(c.Storage.Path)
 	if root == "" {
 		return fail(hrPathNotFound, "Container.Storage.Path %q is not a prepared layer mount", c.Storage.Path)
+	}
+	// The layers are the chain the mount was prepared with, in its order.
+	same := len(parents) == len(c.Storage.Layers)
+	for i := 0; same && i < len(parents); i++ {
+		same = layerKey(parents[i]) == layerKey(c.Storage.Layers[i].Path)
+	}
+	if !same {
+		var got []string
+		for _, l := range c.Storage.Layers {
+			got = append(got, l.Path)
+		}
+		return fail(hrInvalidArg, "Container.Storage.Layers %q are not the parent layers %q its Path was prepared with", got, parents)
 	}
 	sys.root = root
 	for _, m := range c.MappedDirectories {

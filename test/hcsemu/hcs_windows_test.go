@@ -1,6 +1,8 @@
 package hcsemu
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"unsafe"
@@ -122,5 +124,40 @@ func TestHandlesArePerProcess(t *testing.T) {
 	}
 	if _, herr := s.closeHandle(100, []string{h}); herr != nil {
 		t.Errorf("the opener's close: %v", herr)
+	}
+}
+
+// TestLayerChainChecked: a container's Storage.Layers must be the parent
+// chain its Storage.Path was prepared with, in that order.
+func TestLayerChainChecked(t *testing.T) {
+	s := start(t)
+	base, other, scratch := t.TempDir(), t.TempDir(), t.TempDir()
+	for _, d := range []string{filepath.Join(base, "Files"), filepath.Join(other, "Files")} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(scratch, "sandbox.vhdx"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.activateLayer(0, []string{"", scratch}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.prepareLayer(0, []string{"", scratch, "1", base}); err != nil {
+		t.Fatal(err)
+	}
+	out, herr := s.layerMountPath(0, []string{"", scratch})
+	if herr != nil {
+		t.Fatal(herr)
+	}
+	doc := func(layer string) string {
+		return `{"SchemaVersion":{"Major":2,"Minor":1},"Container":{"Storage":{"Layers":[{"Id":"x","Path":` + quote(layer) +
+			`}],"Path":` + quote(out[0]) + `}}}`
+	}
+	if hr, reason := createSystem(t, s, "wrong-chain", doc(other)); int32(hr) >= 0 || !strings.Contains(reason, "are not the parent layers") {
+		t.Errorf("another layer than the prepared chain: hr 0x%08x, %q", hr, reason)
+	}
+	if hr, reason := createSystem(t, s, "right-chain", doc(base)); int32(hr) < 0 {
+		t.Errorf("the prepared chain: hr 0x%08x, %q", hr, reason)
 	}
 }

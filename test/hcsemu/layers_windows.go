@@ -19,7 +19,8 @@ type layer struct {
 	activated bool
 	prepared  bool
 	root      string
-	volume    string // \\?\Volume{GUID}\ naming root
+	volume    string   // \\?\Volume{GUID}\ naming root
+	parents   []string // the parent layers it was prepared with, top-most first
 }
 
 func layerKey(p string) string { return strings.ToLower(filepath.Clean(p)) }
@@ -219,7 +220,7 @@ func (s *Server) prepareLayer(_ uint32, a []string) ([]string, *hcsError) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	l.prepared, l.root = true, root
+	l.prepared, l.root, l.parents = true, root, parents
 	l.volume = `\\?\Volume{` + nameToGUID(layerKey(p)) + `}\`
 	return nil, nil
 }
@@ -249,16 +250,16 @@ func (s *Server) layerMountPath(_ uint32, a []string) ([]string, *hcsError) {
 // volume is p, or "". HCS mounts a scratch layer as a volume; the emulator
 // names it with a volume GUID path that only the emulator resolves (Wine
 // cannot mount volumes), and container processes see root as C:\.
-func (s *Server) mountedRoot(p string) string {
+func (s *Server) mountedRoot(p string) (root string, parents []string) {
 	want := strings.ToLower(strings.TrimRight(p, `\`))
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, l := range s.layers {
 		if l.prepared && strings.ToLower(strings.TrimRight(l.volume, `\`)) == want {
-			return l.root
+			return l.root, l.parents
 		}
 	}
-	return ""
+	return "", nil
 }
 
 func (s *Server) destroyLayer(_ uint32, a []string) ([]string, *hcsError) {
