@@ -19,28 +19,6 @@ const (
 	eventProcessExited = 0x00010000
 )
 
-type systemDoc struct {
-	Owner           string
-	SchemaVersion   *struct{ Major, Minor int }
-	HostingSystemId string
-	Container       *struct {
-		Storage *struct {
-			Layers []struct{ Id, Path, PathType string }
-			Path   string
-		}
-		MappedDirectories []struct {
-			HostPath, ContainerPath string
-			ReadOnly                bool
-		}
-		MappedPipes []struct{ ContainerPipeName, HostPath string }
-		Networking  *struct {
-			Namespace string
-		}
-	}
-	VirtualMachine                    json.RawMessage
-	ShouldTerminateOnLastHandleClosed bool
-}
-
 // system is one compute system (a process-isolated container here).
 type system struct {
 	id      string
@@ -145,6 +123,9 @@ func (s *Server) createSystem(pid uint32, a []string) ([]string, *hcsError) {
 	if err := json.Unmarshal([]byte(raw), &doc); err != nil {
 		return nil, fail(hrInvalidJSON, "configuration is not JSON: %v", err)
 	}
+	if err := strictJSON(raw, &doc); err != nil {
+		return nil, fail(hrInvalidJSON, "configuration: %v", err)
+	}
 	if doc.SchemaVersion == nil || doc.SchemaVersion.Major != 2 {
 		return nil, fail(hrInvalidArg, "SchemaVersion must be 2.x")
 	}
@@ -181,6 +162,9 @@ func (s *Server) checkSystem(sys *system) *hcsError {
 		return fail(hrInvalidArg, "neither Container nor VirtualMachine is set")
 	}
 	c := d.Container
+	if err := checkContainerFields(c); err != nil {
+		return err
+	}
 	if c.Storage == nil || len(c.Storage.Layers) == 0 {
 		return fail(hrInvalidArg, "Container.Storage.Layers is empty")
 	}

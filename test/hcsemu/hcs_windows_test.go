@@ -47,6 +47,13 @@ func TestHCSRejects(t *testing.T) {
 		{"missing layer", `{"SchemaVersion":{"Major":2,"Minor":1},"Container":{"Storage":{"Layers":[{"Id":"x","Path":"C:\\nope"}],"Path":"\\\\?\\Volume{0}\\"}}}`, "does not exist"},
 		{"root not mounted", `{"SchemaVersion":{"Major":2,"Minor":1},"Container":{"Storage":{"Layers":[{"Id":"x","Path":` + quote(layer) + `}],"Path":"\\\\?\\Volume{1}\\"}}}`, "not a prepared layer mount"},
 		{"utility VM", `{"SchemaVersion":{"Major":2,"Minor":1},"VirtualMachine":{}}`, "utility VM"},
+		{"unknown field", `{"SchemaVersion":{"Major":2,"Minor":1},"Container":{"Storage":{},"Memroy":{"SizeInMB":64}}}`, `unknown field "Memroy"`},
+		{"odd memory", `{"SchemaVersion":{"Major":2,"Minor":1},"Container":{"Memory":{"SizeInMB":63}}}`, "multiple of 2"},
+		{"two CPU limits", `{"SchemaVersion":{"Major":2,"Minor":1},"Container":{"Processor":{"Count":1,"Weight":2}}}`, "want one"},
+		{"registry hive", `{"SchemaVersion":{"Major":2,"Minor":1},"Container":{"RegistryChanges":{"AddValues":[{"Key":{"Hive":"Users","Name":"x"},"Name":"v","Type":"String"}]}}}`, `hive "Users"`},
+		{"registry type", `{"SchemaVersion":{"Major":2,"Minor":1},"Container":{"RegistryChanges":{"AddValues":[{"Key":{"Hive":"System","Name":"x"},"Name":"v","Type":"Text"}]}}}`, `type "Text"`},
+		{"devices", `{"SchemaVersion":{"Major":2,"Minor":1},"Container":{"AssignedDevices":[{"Type":"Gpu"}]}}`, "AssignedDevices: not emulated"},
+		{"relative mapped directory", `{"SchemaVersion":{"Major":2,"Minor":1},"Container":{"MappedDirectories":[{"HostPath":"C:\\","ContainerPath":"data"}]}}`, "is not absolute"},
 	}
 	for _, c := range cases {
 		hr, reason := createSystem(t, s, "sys-"+strings.ReplaceAll(c.name, " ", "-"), c.doc)

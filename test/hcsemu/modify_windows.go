@@ -78,23 +78,11 @@ func checkModify(doc string) (Limits, *hcsError) {
 		if req.RequestType != "Update" {
 			return Limits{}, fail(hrInvalidArg, "%s: RequestType %q, want Update", req.ResourcePath, req.RequestType)
 		}
-		p := &lim.Processor
-		if err := strictJSON(string(req.Settings), p); err != nil {
+		if err := strictJSON(string(req.Settings), &lim.Processor); err != nil {
 			return Limits{}, fail(hrInvalidJSON, "%s: %v", req.ResourcePath, err)
 		}
-		set := 0
-		for _, v := range []int32{p.Count, p.Maximum, p.Weight} {
-			if v != 0 {
-				set++
-			}
-		}
-		switch {
-		case set != 1:
-			return Limits{}, fail(hrInvalidArg, "%s: %+v sets %d of Count, Maximum, Weight, want one", req.ResourcePath, *p, set)
-		case p.Count < 0 || int(p.Count) > runtime.NumCPU():
-			return Limits{}, fail(hrInvalidArg, "%s: Count %d outside 1..%d", req.ResourcePath, p.Count, runtime.NumCPU())
-		case p.Maximum < 0 || p.Maximum > 10000, p.Weight < 0 || p.Weight > 10000:
-			return Limits{}, fail(hrInvalidArg, "%s: %+v outside 1..10000", req.ResourcePath, *p)
+		if err := checkProcessor(req.ResourcePath, lim.Processor, 1); err != nil {
+			return Limits{}, err
 		}
 	case "Container/MappedDirectories":
 		if req.RequestType != "Add" && req.RequestType != "Remove" {
@@ -114,6 +102,27 @@ func checkModify(doc string) (Limits, *hcsError) {
 		return Limits{}, fail(hrInvalidArg, "modify of %q (%s): not emulated; refused (docs/windows.md)", req.ResourcePath, req.RequestType)
 	}
 	return lim, nil
+}
+
+// checkProcessor: at most one of Count (1..host CPUs), Maximum or Weight
+// (1..10000) is set, and at least min of them (a document's Processor may
+// be empty, as runhcs sends it without CPU limits; an update sets one).
+func checkProcessor(what string, p Processor, min int) *hcsError {
+	set := 0
+	for _, v := range []int32{p.Count, p.Maximum, p.Weight} {
+		if v != 0 {
+			set++
+		}
+	}
+	switch {
+	case set > 1 || set < min:
+		return fail(hrInvalidArg, "%s: %+v sets %d of Count, Maximum, Weight, want one", what, p, set)
+	case p.Count < 0 || int(p.Count) > runtime.NumCPU():
+		return fail(hrInvalidArg, "%s: Count %d outside 1..%d", what, p.Count, runtime.NumCPU())
+	case p.Maximum < 0 || p.Maximum > 10000, p.Weight < 0 || p.Weight > 10000:
+		return fail(hrInvalidArg, "%s: %+v outside 1..10000", what, p)
+	}
+	return nil
 }
 
 // strictJSON decodes doc into v, refusing unknown fields and trailing data.
