@@ -4,9 +4,12 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"fmt"
+	"reflect"
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/Microsoft/hcsshim/hcn"
 )
 
 // HNSVersion is what GET /globals/version answers (Windows Server 2022's
@@ -264,14 +267,40 @@ func (s *Server) hcnModify(pid uint32, a []string) ([]string, *hcsError) {
 	if req.ResourceType != "Policy" {
 		return nil, fail(hrInvalidArg, "%s takes Policy requests, not %q", kind, req.ResourceType)
 	}
-	var pr struct{ Policies []any }
-	if err := json.Unmarshal(req.Settings, &pr); err != nil {
+	var pr struct{ Policies []json.RawMessage }
+	if err := strictJSON(string(req.Settings), &pr); err != nil {
 		return nil, fail(hrInvalidJSON, "policies: %v", err)
 	}
-	old, _ := o["Policies"].([]any)
-	if req.RequestType == "Add" || req.RequestType == "Update" {
-		o["Policies"] = append(old, pr.Policies...)
+	policies, _ := o["Policies"].([]any)
+	for _, raw := range pr.Policies {
+		if kind == "endpoint" {
+			var p hcn.EndpointPolicy
+			if err := strictJSON(string(raw), &p); err != nil {
+				return nil, fail(hrInvalidJSON, "endpoint policy: %v", err)
+			}
+			if err := checkEndpointPolicy(p); err != nil {
+				return nil, err
+			}
+		}
+		var v any
+		if err := json.Unmarshal(raw, &v); err != nil {
+			return nil, fail(hrInvalidJSON, "policy: %v", err)
+		}
+		switch req.RequestType {
+		case "Add", "Update":
+			policies = append(policies, v)
+		case "Remove": // the same policy must be there
+			i := 0
+			for i < len(policies) && !reflect.DeepEqual(policies[i], v) {
+				i++
+			}
+			if i == len(policies) {
+				return nil, fail(hrElementNotFound, "policy %s is not on %s %v", raw, kind, o["ID"])
+			}
+			policies = append(policies[:i:i], policies[i+1:]...)
+		}
 	}
+	o["Policies"] = policies
 	return []string{""}, nil
 }
 

@@ -22,24 +22,8 @@ func (s *Server) checkEndpoint(netID, doc string) *hcsError {
 		return fail(hrInvalidJSON, "endpoint settings: %v", err)
 	}
 	for _, p := range ep.Policies {
-		var v any
-		switch p.Type {
-		case hcn.OutBoundNAT:
-			v = &hcn.OutboundNatPolicySetting{}
-		case hcn.SDNRoute:
-			v = &hcn.SDNRoutePolicySetting{}
-		case hcn.PortMapping:
-			v = &hcn.PortMappingPolicySetting{}
-		case hcn.ACL:
-			v = &hcn.AclPolicySetting{}
-		default:
-			return fail(hrInvalidArg, "endpoint policy %q: not emulated; refused (docs/windows.md)", p.Type)
-		}
-		if err := strictJSON(string(p.Settings), v); err != nil {
-			return fail(hrInvalidArg, "endpoint policy %s settings: %v", p.Type, err)
-		}
-		if pm, ok := v.(*hcn.PortMappingPolicySetting); ok && (pm.InternalPort == 0 || (pm.Protocol != 6 && pm.Protocol != 17)) {
-			return fail(hrInvalidArg, "port mapping %+v: protocol must be 6 or 17 and the internal port set", *pm)
+		if err := checkEndpointPolicy(p); err != nil {
+			return err
 		}
 	}
 	if ep.MacAddress != "" {
@@ -64,6 +48,31 @@ func (s *Server) checkEndpoint(netID, doc string) *hcsError {
 				return fail(hrAlreadyExists, "address %s is endpoint %s's in this network", ip, id)
 			}
 		}
+	}
+	return nil
+}
+
+// checkEndpointPolicy decodes a policy's settings strictly with the hcn
+// type of its kind; kinds whose settings are not known here are refused.
+func checkEndpointPolicy(p hcn.EndpointPolicy) *hcsError {
+	var v any
+	switch p.Type {
+	case hcn.OutBoundNAT:
+		v = &hcn.OutboundNatPolicySetting{}
+	case hcn.SDNRoute:
+		v = &hcn.SDNRoutePolicySetting{}
+	case hcn.PortMapping:
+		v = &hcn.PortMappingPolicySetting{}
+	case hcn.ACL:
+		v = &hcn.AclPolicySetting{}
+	default:
+		return fail(hrInvalidArg, "endpoint policy %q: not emulated; refused (docs/windows.md)", p.Type)
+	}
+	if err := strictJSON(string(p.Settings), v); err != nil {
+		return fail(hrInvalidArg, "endpoint policy %s settings: %v", p.Type, err)
+	}
+	if pm, ok := v.(*hcn.PortMappingPolicySetting); ok && (pm.InternalPort == 0 || (pm.Protocol != 6 && pm.Protocol != 17)) {
+		return fail(hrInvalidArg, "port mapping %+v: protocol must be 6 or 17 and the internal port set", *pm)
 	}
 	return nil
 }

@@ -125,3 +125,49 @@ func TestHCNEndpointRules(t *testing.T) {
 		t.Errorf("%d endpoints, want the valid one only", got)
 	}
 }
+
+// TestHCNEndpointPolicies: policies added to an endpoint through hcsshim's
+// hcn package show on it, a removed one goes, removing one it does not have
+// fails, and an invalid one is refused.
+func TestHCNEndpointPolicies(t *testing.T) {
+	s := start(t)
+	if _, err := s.AddNetwork(`{"Name":"pol","Type":"L2Bridge","SchemaVersion":{"Major":2,"Minor":0}}`); err != nil {
+		t.Fatal(err)
+	}
+	network, err := hcn.GetNetworkByName("pol")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ep, err := network.CreateEndpoint(&hcn.HostComputeEndpoint{Name: "p", IpConfigurations: []hcn.IpConfig{{IpAddress: "10.91.0.2", PrefixLength: 24}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ep.Delete()
+	pm := hcn.EndpointPolicy{Type: hcn.PortMapping, Settings: json.RawMessage(`{"Protocol":6,"InternalPort":80,"ExternalPort":8080}`)}
+	policies := func() int {
+		got, err := hcn.GetEndpointByID(ep.Id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(got.Policies)
+	}
+	if err := ep.ApplyPolicy(hcn.RequestTypeAdd, hcn.PolicyEndpointRequest{Policies: []hcn.EndpointPolicy{pm}}); err != nil {
+		t.Fatal(err)
+	}
+	if n := policies(); n != 1 {
+		t.Fatalf("%d policies after an add", n)
+	}
+	if err := ep.ApplyPolicy(hcn.RequestTypeRemove, hcn.PolicyEndpointRequest{Policies: []hcn.EndpointPolicy{pm}}); err != nil {
+		t.Fatal(err)
+	}
+	if n := policies(); n != 0 {
+		t.Fatalf("%d policies after the remove", n)
+	}
+	if err := ep.ApplyPolicy(hcn.RequestTypeRemove, hcn.PolicyEndpointRequest{Policies: []hcn.EndpointPolicy{pm}}); err == nil {
+		t.Error("removing a policy the endpoint does not have succeeded")
+	}
+	bad := hcn.EndpointPolicy{Type: hcn.PortMapping, Settings: json.RawMessage(`{"Protocol":1,"InternalPort":80}`)}
+	if err := ep.ApplyPolicy(hcn.RequestTypeAdd, hcn.PolicyEndpointRequest{Policies: []hcn.EndpointPolicy{bad}}); err == nil {
+		t.Error("an ICMP port mapping was added")
+	}
+}
