@@ -81,6 +81,7 @@ down() {
   if [ -f "$dir/sysctl.saved" ]; then
     while read -r k v; do echo "$v" >"/proc/sys/$k"; done <"$dir/sysctl.saved"
   fi
+  [ -f "$dir/made-var-lib-kubelet" ] && rm -rf /var/lib/kubelet
   rm -rf "$dir" "$state"
   set -e
 }
@@ -168,6 +169,9 @@ up() {
   ip=${CLUSTER_NODE_IP:-$(ip -4 route get 8.8.8.8 2>/dev/null | sed -n 's/.* src \([0-9.]*\).*/\1/p')}
   [ -n "$ip" ] || { echo "cluster: no default route; set CLUSTER_NODE_IP" >&2; exit 1; }
   mkdir -p "$dir"/{pids,logs,pki,bin} "$state"
+  # The kubelet's device-plugin directory is fixed, whatever --root-dir
+  # says: down removes it if up made it.
+  [ -e /var/lib/kubelet ] || touch "$dir/made-var-lib-kubelet"
   for k in vm/overcommit_memory kernel/panic kernel/panic_on_oops net/bridge/bridge-nf-call-iptables net/ipv4/conf/all/route_localnet; do
     [ -f "/proc/sys/$k" ] && echo "$k $(cat "/proc/sys/$k")" >>"$dir/sysctl.saved"
   done
