@@ -31,7 +31,8 @@ const CollectInterval = 5 * time.Second
 // Cache holds the readings of one runtime's objects.
 type Cache struct {
 	// Sampler turns successive CPU readings into rates; its keys are the
-	// cache's ids, and "pod:"+id for a pod's total.
+	// cache's ids (a pod's id for its pause), and "pod:"+id for a Hyper-V
+	// pod's utility VM.
 	Sampler *stats.Sampler
 	// Usage is tasks' CPU, memory and pids, by task id.
 	Usage *Readings[stats.Usage]

@@ -29,8 +29,9 @@ type system struct {
 	started time.Time
 	procs   map[uint32]*process
 	exit    string
-	job     windows.Handle // the silo's stand-in: every process of the system
-	limits  Limits         // what modify requests set
+	job     windows.Handle  // the silo's stand-in: every process of the system
+	limits  Limits          // what modify requests set
+	mapped  map[string]bool // container paths (lower case) a directory is mapped at
 }
 
 func (s *Server) registerHCS() {
@@ -189,11 +190,23 @@ func (s *Server) checkSystem(sys *system) *hcsError {
 		}
 		return fail(hrInvalidArg, "Container.Storage.Layers %q are not the parent layers %q its Path was prepared with", got, parents)
 	}
+	s.mu.Lock()
+	for _, o := range s.systems {
+		if o.root == root && o.state != "Stopped" {
+			s.mu.Unlock()
+			// What HCS does with a volume another container uses is not
+			// known here: refused (docs/windows.md).
+			return fail(hrInvalidState, "Container.Storage.Path %q is compute system %s's root", c.Storage.Path, o.id)
+		}
+	}
+	s.mu.Unlock()
 	sys.root = root
+	sys.mapped = map[string]bool{}
 	for _, m := range c.MappedDirectories {
 		if !isDir(m.HostPath) && !isFile(m.HostPath) {
 			return fail(hrPathNotFound, "mapped directory host path %q does not exist", m.HostPath)
 		}
+		sys.mapped[strings.ToLower(m.ContainerPath)] = true
 	}
 	if c.Networking != nil && c.Networking.Namespace != "" {
 		if s.hcnObject("namespace", c.Networking.Namespace) == nil {

@@ -83,7 +83,7 @@ func TestModifyRules(t *testing.T) {
 		{`{"ResourcePath":"Container/MappedDirectories","RequestType":"Add","Settings":{"HostPath":` + dir + `,"ContainerPath":"C:\\data","ReadOnly":true}}`, Limits{}},
 	}
 	for _, c := range ok {
-		if got, err := checkModify(c.doc); err != nil || got != c.want {
+		if got, _, err := checkModify(c.doc); err != nil || got != c.want {
 			t.Errorf("%s: %+v, %v; want %+v", c.doc, got, err, c.want)
 		}
 	}
@@ -97,11 +97,12 @@ func TestModifyRules(t *testing.T) {
 		{`{"ResourcePath":"Container/Processor","RequestType":"Update","Settings":{"Limit":5000}}`, "unknown field"},
 		{`{"ResourcePath":"Container/MappedDirectories","RequestType":"Add","Settings":{"HostPath":"C:\\nope","ContainerPath":"C:\\data"}}`, "C:\\nope"},
 		{`{"ResourcePath":"Container/Memory/SizeInMB","RequestType":"Update","Settings":256,"Extra":1}`, "unknown field"},
+		{`{"ResourcePath":"Container/MappedDirectories","RequestType":"Add","Settings":{"HostPath":` + dir + `,"ContainerPath":"data"}}`, "ContainerPath"},
 		{`{"ResourcePath":"VirtualMachine/ComputeTopology/Memory/SizeInMB","RequestType":"Update","Settings":256}`, "not emulated"},
 		{`{"ResourcePath":"Container/Memory/SizeInMB","RequestType":"Update","Settings":256,"GuestRequest":{}}`, "GuestRequest"},
 	}
 	for _, c := range refused {
-		if _, err := checkModify(c.doc); err == nil || !strings.Contains(err.msg, c.reason) {
+		if _, _, err := checkModify(c.doc); err == nil || !strings.Contains(err.msg, c.reason) {
 			t.Errorf("%s: %v, want a refusal naming %q", c.doc, err, c.reason)
 		}
 	}
@@ -166,5 +167,45 @@ func TestLayerChainChecked(t *testing.T) {
 	}
 	if hr, reason := createSystem(t, s, "right-chain", doc(base)); int32(hr) < 0 {
 		t.Errorf("the prepared chain: hr 0x%08x, %q", hr, reason)
+	}
+
+	// Mapped directories on the running system: added once at a
+	// container path, removed only where mapped.
+	if hr, reason := createSystem(t, s, "same-root", doc(base)); int32(hr) >= 0 || !strings.Contains(reason, "root") {
+		t.Errorf("a second system on a root in use: hr 0x%08x, %q", hr, reason)
+	}
+	scratch2 := t.TempDir()
+	if err := os.WriteFile(filepath.Join(scratch2, "sandbox.vhdx"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.activateLayer(0, []string{"", scratch2}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.prepareLayer(0, []string{"", scratch2, "1", base}); err != nil {
+		t.Fatal(err)
+	}
+	vol2, herr := s.layerMountPath(0, []string{"", scratch2})
+	if herr != nil {
+		t.Fatal(herr)
+	}
+	h, herr := s.createSystem(7, []string{"mapping", strings.Replace(doc(base), quote(out[0]), quote(vol2[0]), 1)})
+	if herr != nil {
+		t.Fatal(herr)
+	}
+	if _, herr := s.startSystem(7, h[:1]); herr != nil {
+		t.Fatal(herr)
+	}
+	md := func(op string) *hcsError {
+		_, herr := s.modifySystem(7, []string{h[0], `{"ResourcePath":"Container/MappedDirectories","RequestType":"` + op +
+			`","Settings":{"HostPath":` + quote(other) + `,"ContainerPath":"C:\\data"}}`})
+		return herr
+	}
+	for i, c := range []struct {
+		op string
+		ok bool
+	}{{"Remove", false}, {"Add", true}, {"Add", false}, {"Remove", true}, {"Remove", false}} {
+		if herr := md(c.op); (herr == nil) != c.ok {
+			t.Errorf("step %d, %s: %v, want success %v", i, c.op, herr, c.ok)
+		}
 	}
 }

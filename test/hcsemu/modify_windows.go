@@ -19,7 +19,7 @@ func (s *Server) modifySystem(pid uint32, a []string) ([]string, *hcsError) {
 	if herr != nil {
 		return nil, herr
 	}
-	lim, herr := checkModify(a[1])
+	lim, mapped, herr := checkModify(a[1])
 	if herr != nil {
 		return nil, herr
 	}
@@ -27,6 +27,17 @@ func (s *Server) modifySystem(pid uint32, a []string) ([]string, *hcsError) {
 	defer s.mu.Unlock()
 	if sys.state != "Running" {
 		return nil, fail(hrInvalidState, "modify of %s in state %s", sys.id, sys.state)
+	}
+	// A directory is added at a container path once, and removed only
+	// from where it is mapped.
+	if p := strings.ToLower(mapped.path); p != "" {
+		switch {
+		case mapped.add && sys.mapped[p]:
+			return nil, fail(hrAlreadyExists, "a directory is already mapped at %s", mapped.path)
+		case !mapped.add && !sys.mapped[p]:
+			return nil, fail(hrElementNotFound, "no directory is mapped at %s", mapped.path)
+		}
+		sys.mapped[p] = mapped.add
 	}
 	if lim.MemoryMB != 0 {
 		sys.limits.MemoryMB = lim.MemoryMB
@@ -47,9 +58,15 @@ type Limits struct {
 // a count, a maximum (in 1/10000 of the host's CPUs) or a weight.
 type Processor struct{ Count, Maximum, Weight int32 }
 
+// mapChange is a mapped directory's add or remove at a container path.
+type mapChange struct {
+	path string
+	add  bool
+}
+
 // checkModify decodes a modify request (hcsshim's ModifySettingRequest) and
-// returns the limits it sets; a mapped directory's add or remove sets none.
-func checkModify(doc string) (Limits, *hcsError) {
+// returns the limits it sets, or the mapped directory it adds or removes.
+func checkModify(doc string) (lim Limits, mapped mapChange, herr *hcsError) {
 	var req struct {
 		ResourcePath string
 		RequestType  string
@@ -57,51 +74,54 @@ func checkModify(doc string) (Limits, *hcsError) {
 		GuestRequest json.RawMessage
 	}
 	if err := strictJSON(doc, &req); err != nil {
-		return Limits{}, fail(hrInvalidJSON, "modify request: %v", err)
+		return lim, mapped, fail(hrInvalidJSON, "modify request: %v", err)
 	}
 	if len(req.GuestRequest) > 0 {
-		return Limits{}, fail(hrInvalidArg, "modify request with a GuestRequest for a process-isolated container")
+		return lim, mapped, fail(hrInvalidArg, "modify request with a GuestRequest for a process-isolated container")
 	}
-	var lim Limits
 	switch req.ResourcePath {
 	case "Container/Memory/SizeInMB":
 		if req.RequestType != "Update" {
-			return Limits{}, fail(hrInvalidArg, "%s: RequestType %q, want Update", req.ResourcePath, req.RequestType)
+			return lim, mapped, fail(hrInvalidArg, "%s: RequestType %q, want Update", req.ResourcePath, req.RequestType)
 		}
 		if err := strictJSON(string(req.Settings), &lim.MemoryMB); err != nil || lim.MemoryMB == 0 {
-			return Limits{}, fail(hrInvalidArg, "%s: settings %s are not a size in MB (%v)", req.ResourcePath, req.Settings, err)
+			return lim, mapped, fail(hrInvalidArg, "%s: settings %s are not a size in MB (%v)", req.ResourcePath, req.Settings, err)
 		}
 		if lim.MemoryMB%2 != 0 { // hcsshim aligns sizes to 2 MB before it asks
-			return Limits{}, fail(hrInvalidArg, "%s: %d MB is not a multiple of 2 MB", req.ResourcePath, lim.MemoryMB)
+			return lim, mapped, fail(hrInvalidArg, "%s: %d MB is not a multiple of 2 MB", req.ResourcePath, lim.MemoryMB)
 		}
 	case "Container/Processor":
 		if req.RequestType != "Update" {
-			return Limits{}, fail(hrInvalidArg, "%s: RequestType %q, want Update", req.ResourcePath, req.RequestType)
+			return lim, mapped, fail(hrInvalidArg, "%s: RequestType %q, want Update", req.ResourcePath, req.RequestType)
 		}
 		if err := strictJSON(string(req.Settings), &lim.Processor); err != nil {
-			return Limits{}, fail(hrInvalidJSON, "%s: %v", req.ResourcePath, err)
+			return lim, mapped, fail(hrInvalidJSON, "%s: %v", req.ResourcePath, err)
 		}
 		if err := checkProcessor(req.ResourcePath, lim.Processor, 1); err != nil {
-			return Limits{}, err
+			return lim, mapped, err
 		}
 	case "Container/MappedDirectories":
 		if req.RequestType != "Add" && req.RequestType != "Remove" {
-			return Limits{}, fail(hrInvalidArg, "%s: RequestType %q, want Add or Remove", req.ResourcePath, req.RequestType)
+			return lim, mapped, fail(hrInvalidArg, "%s: RequestType %q, want Add or Remove", req.ResourcePath, req.RequestType)
 		}
 		var md struct {
 			HostPath, HostPathType, ContainerPath string
-			ReadOnly, SupportCloudFiles           bool
+			ReadOnly                              bool
 		}
 		if err := strictJSON(string(req.Settings), &md); err != nil || md.HostPath == "" || md.ContainerPath == "" {
-			return Limits{}, fail(hrInvalidArg, "%s: settings %s (%v)", req.ResourcePath, req.Settings, err)
+			return lim, mapped, fail(hrInvalidArg, "%s: settings %s (%v)", req.ResourcePath, req.Settings, err)
+		}
+		if md.HostPathType != "" && md.HostPathType != "AbsolutePath" || !absWindowsPath(md.ContainerPath) {
+			return lim, mapped, fail(hrInvalidArg, "%s: HostPathType %q, ContainerPath %q", req.ResourcePath, md.HostPathType, md.ContainerPath)
 		}
 		if _, err := os.Stat(md.HostPath); req.RequestType == "Add" && err != nil {
-			return Limits{}, fail(hrPathNotFound, "%s: %v", req.ResourcePath, err)
+			return lim, mapped, fail(hrPathNotFound, "%s: %v", req.ResourcePath, err)
 		}
+		mapped = mapChange{path: md.ContainerPath, add: req.RequestType == "Add"}
 	default:
-		return Limits{}, fail(hrInvalidArg, "modify of %q (%s): not emulated; refused (docs/windows.md)", req.ResourcePath, req.RequestType)
+		return lim, mapped, fail(hrInvalidArg, "modify of %q (%s): not emulated; refused (docs/windows.md)", req.ResourcePath, req.RequestType)
 	}
-	return lim, nil
+	return lim, mapped, nil
 }
 
 // checkProcessor: at most one of Count (1..host CPUs), Maximum or Weight
