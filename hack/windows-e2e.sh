@@ -2,9 +2,9 @@
 # Runs the Windows end-to-end test (test/windows) under Wine: builds the
 # emulated HCS/HCN DLLs (test/hcsemu/dll) into a Wine prefix of its own,
 # wincri.exe, the real containerd-shim-runhcs-v1.exe, the real win-bridge
-# and host-local CNI plugins and the test's winproc.exe, then runs the
-# GOOS=windows test binary with wine. Extra arguments go to go test
-# (e.g. -run TestWindowsPod).
+# and host-local CNI plugins, an unmodified kubelet.exe and crictl.exe and
+# the test's winproc.exe, then runs the GOOS=windows test binary with wine.
+# Extra arguments go to go test (e.g. -run TestWindowsPod).
 set -euo pipefail
 export PATH=/usr/local/go/bin:$PATH GOTOOLCHAIN=local
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -16,10 +16,25 @@ cache=${WINDOWS_CACHE:-/var/tmp/wincri-windows}
 # The node is Windows Server 2022 (10.0.20348, server product type): the
 # shim gates features on the build (e.g. CPU updates need 20H2+).
 wine=$(command -v wine64 || echo /usr/lib/wine/wine64)
-"$wine" reg add 'HKLM\Software\Microsoft\Windows NT\CurrentVersion' /v CurrentBuildNumber /d 20348 /f >/dev/null 2>&1
-"$wine" reg add 'HKLM\System\CurrentControlSet\Control\ProductOptions' /v ProductType /d ServerNT /f >/dev/null 2>&1
+reg() { "$wine" reg add "$1" /v "$2" /t "$3" /d "$4" /f >/dev/null 2>&1; }
+nt='HKLM\Software\Microsoft\Windows NT\CurrentVersion'
+reg "$nt" CurrentBuildNumber REG_SZ 20348
+reg 'HKLM\System\CurrentControlSet\Control\ProductOptions' ProductType REG_SZ ServerNT
+# What the kubelet reads of the node (pkg/kubelet/winstats): its version and
+# product, a hardware configuration id (the node's system UUID) and a boot id.
+reg "$nt" CurrentMajorVersionNumber REG_DWORD 10
+reg "$nt" CurrentMinorVersionNumber REG_DWORD 0
+reg "$nt" UBR REG_DWORD 2849
+reg "$nt" ProductName REG_SZ 'Windows Server 2022 Datacenter'
+reg 'HKLM\SYSTEM\HardwareConfig' LastConfig REG_SZ '{6f1c1b1e-3c55-4f0e-9c3a-77c0e0b1a001}'
+reg 'HKLM\SYSTEM\CurrentControlSet\Control\Session Manager\Memory Management\PrefetchParameters' BootId REG_DWORD 1
 dlls=$(test/hcsemu/dll/build.sh)
 cp "$dlls"/*.dll "$WINEPREFIX/drive_c/windows/system32/"
+# The kubelet's performance counters and AF_UNIX sockets (test/hcsemu/dll
+# pdh.c, afunix.c): in system32, loaded for kubelet.exe only; every other
+# program keeps Wine's own.
+cp "$dlls"/kubelet/*.dll "$WINEPREFIX/drive_c/windows/system32/"
+for d in pdh ws2_32; do reg 'HKCU\Software\Wine\AppDefaults\kubelet.exe\DllOverrides' $d REG_SZ native,builtin; done
 wine_overlay=$(../shared/wine/setup.sh --overlay)
 flags=$(test/hcsemu/winio/build-flags.sh)
 out=$cache/e2e
@@ -45,6 +60,20 @@ fi
 cp "$cni"/*.exe "$out/cni/"
 shim=$(RUNHCS_OVERLAY="$wine_overlay" hack/runhcs/build.sh)
 cp "$shim" "$out/containerd-shim-runhcs-v1.exe"
+kubelet=$(KUBELET_GOOS=windows KUBELET_OVERLAY="$wine_overlay" hack/build-kubelet.sh)
+cp "$kubelet" "$out/kubelet.exe"
+# crictl.exe at the version hack/install-deps.sh installs on Linux.
+crictl_version=$(sed -n 's/^CRICTL_VERSION=\${CRICTL_VERSION:-\(v[0-9.]*\)}$/\1/p' hack/install-deps.sh)
+crictl=$cache/crictl-$crictl_version.exe
+if [ ! -f "$crictl" ]; then
+  work=$(mktemp -d)
+  printf 'module wincri.local/crictl\n\ngo 1.26\n\nrequire sigs.k8s.io/cri-tools %s\n' "$crictl_version" > "$work/go.mod"
+  printf 'package main\n\nimport _ "sigs.k8s.io/cri-tools/pkg/version"\n\nfunc main() {}\n' > "$work/main.go"
+  (cd "$work" && GOFLAGS=-mod=mod GOOS=windows go build -trimpath -overlay="$wine_overlay" \
+    -ldflags "-X sigs.k8s.io/cri-tools/pkg/version.Version=${crictl_version#v}" -o "$crictl.tmp" sigs.k8s.io/cri-tools/cmd/crictl)
+  rm -rf "$work" && mv "$crictl.tmp" "$crictl"
+fi
+cp "$crictl" "$out/crictl.exe"
 export WINCRI_WINDOWS_E2E="Z:${out//\//\\}"
 # shellcheck disable=SC2086
-GOOS=windows go test $flags -exec "$repo/../shared/wine/wine-exec.sh" -count=1 -p 1 -timeout 15m ./test/hcsemu/ ./test/windows/ "$@"
+GOOS=windows go test $flags -exec "$repo/../shared/wine/wine-exec.sh" -count=1 -p 1 -timeout 25m ./test/hcsemu/ ./test/windows/ "$@"

@@ -377,8 +377,9 @@ func (s *Server) hcnDelete(_ uint32, a []string) ([]string, *hcsError) {
 	return []string{""}, nil
 }
 
-// hnsCall answers the HNS v1 calls hcsshim still makes: the HNS version
-// and endpoint statistics. The counters are zero: no packet moves here.
+// hnsCall answers the HNS v1 calls hcsshim and the kubelet still make: the
+// HNS version, the endpoint list and endpoint statistics. The counters are
+// zero: no packet moves here.
 func (s *Server) hnsCall(_ uint32, a []string) ([]string, *hcsError) {
 	a = argN(a, 3)
 	method, path := strings.ToUpper(a[0]), strings.ToLower(a[1])
@@ -386,6 +387,8 @@ func (s *Server) hnsCall(_ uint32, a []string) ([]string, *hcsError) {
 	switch {
 	case method == "GET" && path == "/globals/version":
 		out = HNSVersion
+	case method == "GET" && (path == "/endpoints/" || path == "/endpoints"):
+		out = s.v1Endpoints()
 	case method == "GET" && strings.HasPrefix(path, "/endpointstats/"):
 		id := strings.TrimPrefix(path, "/endpointstats/")
 		if s.hcnObject("endpoint", id) == nil {

@@ -2,8 +2,10 @@ package hcsemu
 
 import (
 	"encoding/json"
+	"fmt"
 	"net"
 	"net/netip"
+	"sort"
 	"strings"
 
 	"github.com/Microsoft/hcsshim/hcn"
@@ -114,4 +116,42 @@ func endpointHolds(o map[string]any, ip netip.Addr) bool {
 		}
 	}
 	return false
+}
+
+// v1Endpoints is HNS v1's GET /endpoints/ (hnslib's HNSEndpoint, what the
+// Windows kubelet lists for its network stats): each endpoint with its
+// network, address and SharedContainers, the compute systems not yet
+// stopped whose network namespace holds it. (How real HNS fills
+// SharedContainers for namespace attachments is inferred, docs/windows.md.)
+func (s *Server) v1Endpoints() []map[string]any {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := []map[string]any{}
+	for id, ep := range s.hcn["endpoint"] {
+		v1 := map[string]any{"ID": id, "Name": ep["Name"], "VirtualNetwork": ep["HostComputeNetwork"], "State": 1}
+		if n := s.hcn["network"][strings.ToLower(fmt.Sprint(ep["HostComputeNetwork"]))]; n != nil {
+			v1["VirtualNetworkName"] = n["Name"]
+		}
+		if mac, ok := ep["MacAddress"].(string); ok {
+			v1["MacAddress"] = mac
+		}
+		if ips, _ := ep["IpConfigurations"].([]any); len(ips) > 0 {
+			ip, _ := ips[0].(map[string]any)
+			v1["IPAddress"], v1["PrefixLength"] = ip["IpAddress"], ip["PrefixLength"]
+		}
+		shared := []string{}
+		if ns, ok := ep["HostComputeNamespace"].(string); ok {
+			v1["Namespace"] = map[string]any{"ID": ns}
+			for _, sys := range s.systems {
+				if c := sys.doc.Container; c != nil && c.Networking != nil && strings.EqualFold(c.Networking.Namespace, ns) && sys.state != "Stopped" {
+					shared = append(shared, sys.id)
+				}
+			}
+		}
+		sort.Strings(shared)
+		v1["SharedContainers"] = shared
+		out = append(out, v1)
+	}
+	sort.Slice(out, func(i, j int) bool { return fmt.Sprint(out[i]["ID"]) < fmt.Sprint(out[j]["ID"]) })
+	return out
 }

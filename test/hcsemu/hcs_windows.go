@@ -203,7 +203,7 @@ func (s *Server) checkSystem(sys *system) *hcsError {
 	sys.root = root
 	sys.mapped = map[string]bool{}
 	for _, m := range c.MappedDirectories {
-		if !isDir(m.HostPath) && !isFile(m.HostPath) {
+		if host := volumePathToDrive(m.HostPath); !isDir(host) && !isFile(host) {
 			return fail(hrPathNotFound, "mapped directory host path %q does not exist", m.HostPath)
 		}
 		sys.mapped[strings.ToLower(m.ContainerPath)] = true
@@ -214,6 +214,25 @@ func (s *Server) checkSystem(sys *system) *hcsError {
 		}
 	}
 	return nil
+}
+
+// volumePathToDrive turns a host path that names its volume by GUID
+// (\\?\Volume{GUID}\dir, as hcsshim's fs.ResolvePath gives a mapped file's
+// source) into the drive path of that volume, as HCS resolves it; other
+// paths, and volumes the host does not know, stay as they are.
+func volumePathToDrive(p string) string {
+	const prefix = `\\?\Volume{`
+	end := strings.Index(p, `}\`)
+	if !strings.HasPrefix(strings.ToLower(p), strings.ToLower(prefix)) || end < 0 {
+		return p
+	}
+	vol, rest := p[:end+2], p[end+2:]
+	buf := make([]uint16, 1024)
+	var n uint32
+	if windows.GetVolumePathNamesForVolumeName(windows.StringToUTF16Ptr(vol), &buf[0], uint32(len(buf)), &n) != nil || buf[0] == 0 {
+		return p
+	}
+	return windows.UTF16ToString(buf) + rest
 }
 
 func isDir(p string) bool {

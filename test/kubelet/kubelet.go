@@ -6,13 +6,8 @@
 package kubelet
 
 import (
-	"bytes"
-	"crypto/tls"
-	"encoding/json"
 	"fmt"
-	"io"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -20,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/wincri/wincri/test/kubeletapi"
 )
 
 // nodeName is the kubelet's node: static pod NAME runs as NAME-nodeName.
@@ -27,6 +24,7 @@ const nodeName = "wincri-e2e"
 
 // kubelet is a kubelet process with its own root, manifests and cgroup root.
 type kubelet struct {
+	*kubeletapi.Client
 	t          *testing.T
 	bin        string
 	dir        string
@@ -34,7 +32,6 @@ type kubelet struct {
 	port       int
 	cmd        *exec.Cmd
 	exited     chan struct{}
-	http       *http.Client
 }
 
 // startKubelet runs the kubelet against the CRI endpoint at socket, its pods'
@@ -45,8 +42,8 @@ func startKubelet(t *testing.T, bin, socket, cgroupRoot string) *kubelet {
 	if err != nil {
 		t.Fatal(err)
 	}
-	k := &kubelet{t: t, bin: bin, dir: dir, cgroupRoot: cgroupRoot, port: freePort(t),
-		http: &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}}
+	k := &kubelet{t: t, bin: bin, dir: dir, cgroupRoot: cgroupRoot, port: freePort(t), exited: make(chan struct{})}
+	k.Client = kubeletapi.NewClient(t, k.port, k.exited)
 	for _, d := range []string{"manifests", "root", "pod-logs"} {
 		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
 			t.Fatal(err)
@@ -105,10 +102,9 @@ registerNode: false
 	if err := k.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	k.exited = make(chan struct{})
 	go func() { k.cmd.Wait(); close(k.exited) }()
 	t.Cleanup(k.cleanup)
-	k.waitFor("the kubelet API", 90*time.Second, func() bool { _, err := k.get("/pods"); return err == nil })
+	k.WaitFor("the kubelet API", 90*time.Second, func() bool { _, err := k.Get("/pods"); return err == nil })
 	return k
 }
 
@@ -133,7 +129,7 @@ func (k *kubelet) cleanup() {
 	k.stop()
 	if k.t.Failed() {
 		if b, err := os.ReadFile(k.logPath()); err == nil {
-			k.t.Logf("kubelet log (errors and the last lines):\n%s", errorsAndTail(string(b), 60))
+			k.t.Logf("kubelet log (errors and the last lines):\n%s", kubeletapi.ErrorsAndTail(string(b), 60))
 		}
 	}
 	unmountKubelet(k.dir)
@@ -151,56 +147,6 @@ func (k *kubelet) addManifest(name, yaml string) {
 func (k *kubelet) removeManifest(name string) {
 	if err := os.Remove(filepath.Join(k.dir, "manifests", name+".yaml")); err != nil {
 		k.t.Fatal(err)
-	}
-}
-
-func (k *kubelet) url(path string) string { return fmt.Sprintf("https://127.0.0.1:%d%s", k.port, path) }
-
-func (k *kubelet) get(path string) ([]byte, error) {
-	resp, err := k.http.Get(k.url(path))
-	return body(resp, err)
-}
-
-func (k *kubelet) post(path string) ([]byte, error) {
-	resp, err := k.http.Post(k.url(path), "application/x-www-form-urlencoded", nil)
-	return body(resp, err)
-}
-
-func body(resp *http.Response, err error) ([]byte, error) {
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err == nil && resp.StatusCode != http.StatusOK {
-		err = fmt.Errorf("%s: %s", resp.Status, bytes.TrimSpace(b))
-	}
-	return b, err
-}
-
-// getJSON decodes a kubelet API answer into v.
-func (k *kubelet) getJSON(path string, v any) error {
-	b, err := k.get(path)
-	if err != nil {
-		return err
-	}
-	return json.Unmarshal(b, v)
-}
-
-// waitFor polls cond until it holds or the timeout passes (a test failure).
-func (k *kubelet) waitFor(what string, timeout time.Duration, cond func() bool) {
-	k.t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		select {
-		case <-k.exited:
-			k.t.Fatalf("the kubelet exited while waiting for %s", what)
-		default:
-		}
-		if time.Now().After(deadline) {
-			k.t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		time.Sleep(500 * time.Millisecond)
 	}
 }
 
@@ -222,23 +168,6 @@ func unmountKubelet(dir string) {
 			syscall.Unmount(f[1], syscall.MNT_DETACH)
 		}
 	}
-}
-
-func errorsAndTail(s string, n int) string {
-	lines := strings.Split(s, "\n")
-	var out []string
-	for _, l := range lines {
-		if strings.HasPrefix(l, "E") {
-			out = append(out, l)
-		}
-	}
-	if len(out) > n {
-		out = out[len(out)-n:]
-	}
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(out, "\n") + "\n---\n" + strings.Join(lines, "\n")
 }
 
 // makeCgroup creates the kubelet's cgroup root in every hierarchy (the

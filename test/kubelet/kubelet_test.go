@@ -14,6 +14,7 @@ import (
 
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
+	"github.com/wincri/wincri/test/kubeletapi"
 	"github.com/wincri/wincri/test/testutil"
 )
 
@@ -121,15 +122,15 @@ func TestKubeletStandalone(t *testing.T) {
 	k.addManifest("web", webPod)
 	k.addManifest("busy", busyPod)
 	web, busy := "web-"+nodeName, "busy-"+nodeName
-	pods := k.waitReady(web, busy)
+	pods := k.WaitReady(180*time.Second, web, busy)
 
 	t.Run("logs", func(t *testing.T) {
-		k.waitFor("ticker output through /containerLogs", 30*time.Second, func() bool {
-			b, err := k.get("/containerLogs/default/" + web + "/ticker")
+		k.WaitFor("ticker output through /containerLogs", 30*time.Second, func() bool {
+			b, err := k.Get("/containerLogs/default/" + web + "/ticker")
 			return err == nil && strings.Contains(string(b), "tick 5\n")
 		})
 		// The readiness probe's requests reached the web container and its log.
-		b, err := k.get("/containerLogs/default/" + web + "/web")
+		b, err := k.Get("/containerLogs/default/" + web + "/web")
 		if err != nil || !strings.Contains(string(b), "GET /healthz") {
 			t.Errorf("web log has no probe request: %q %v", b, err)
 		}
@@ -142,7 +143,7 @@ func TestKubeletStandalone(t *testing.T) {
 	})
 
 	t.Run("exec", func(t *testing.T) {
-		b, err := k.post("/run/default/" + web + "/web?cmd=/testproc+echo+through+the+kubelet")
+		b, err := k.Post("/run/default/" + web + "/web?cmd=/testproc+echo+through+the+kubelet")
 		// /run answers stdout and stderr together; testproc echo writes "err" to stderr.
 		if err != nil || !strings.HasPrefix(string(b), "through the kubelet\n") {
 			t.Errorf("exec through the kubelet's /run: %q %v", b, err)
@@ -150,42 +151,42 @@ func TestKubeletStandalone(t *testing.T) {
 	})
 
 	t.Run("stats", func(t *testing.T) {
-		var s summary
-		k.waitFor("CPU and memory of both pods in /stats/summary", 60*time.Second, func() bool {
-			s = summary{}
-			if err := k.getJSON("/stats/summary", &s); err != nil {
+		var s kubeletapi.Summary
+		k.WaitFor("CPU and memory of both pods in /stats/summary", 60*time.Second, func() bool {
+			s = kubeletapi.Summary{}
+			if err := k.GetJSON("/stats/summary", &s); err != nil {
 				return false
 			}
-			return statsComplete(s, web, 2) && statsComplete(s, busy, 1)
+			return kubeletapi.StatsComplete(s, web, 2) && kubeletapi.StatsComplete(s, busy, 1)
 		})
 		// The busy pod burns its 100m quota: its CPU rate shows it once two
 		// samples were taken.
-		k.waitFor("the busy pod's usageNanoCores", 30*time.Second, func() bool {
-			s = summary{}
-			if k.getJSON("/stats/summary", &s) != nil {
+		k.WaitFor("the busy pod's usageNanoCores", 30*time.Second, func() bool {
+			s = kubeletapi.Summary{}
+			if k.GetJSON("/stats/summary", &s) != nil {
 				return false
 			}
 			for _, p := range s.Pods {
 				if p.PodRef.Name == busy {
-					return val(p.CPU.UsageNanoCores) > 20_000_000 && val(p.Containers[0].CPU.UsageNanoCores) > 20_000_000
+					return kubeletapi.Val(p.CPU.UsageNanoCores) > 20_000_000 && kubeletapi.Val(p.Containers[0].CPU.UsageNanoCores) > 20_000_000
 				}
 			}
 			return false
 		})
-		if val(s.Node.Runtime.ImageFs.UsedBytes) == 0 {
+		if kubeletapi.Val(s.Node.Runtime.ImageFs.UsedBytes) == 0 {
 			t.Error("no image fs usage")
 		}
 	})
 
 	t.Run("kill -9 of wincri", func(t *testing.T) {
-		before := k.pods()
+		before := k.Pods()
 		d.Kill(t)
 		time.Sleep(3 * time.Second) // the kubelet's relists fail meanwhile
 		d.Start(t)
 		// Several kubelet syncs (syncFrequency 5s, PLEG relist 1s) later,
 		// nothing was restarted or recreated.
 		time.Sleep(12 * time.Second)
-		after := k.waitReady(web, busy)
+		after := k.WaitReady(180*time.Second, web, busy)
 		for name, p := range before {
 			for i, c := range p.Status.ContainerStatuses {
 				a := after[name].Status.ContainerStatuses[i]
@@ -201,7 +202,7 @@ func TestKubeletStandalone(t *testing.T) {
 		k.removeManifest("busy")
 		// The kubelet stops the pods at once; its container GC (every minute)
 		// removes the containers and sandboxes.
-		k.waitFor("the kubelet to remove every pod and container", 150*time.Second, func() bool {
+		k.WaitFor("the kubelet to remove every pod and container", 150*time.Second, func() bool {
 			ps, err := d.Runtime.ListPodSandbox(testutil.Ctx(t), &runtimeapi.ListPodSandboxRequest{})
 			cs, err2 := d.Runtime.ListContainers(testutil.Ctx(t), &runtimeapi.ListContainersRequest{})
 			return err == nil && err2 == nil && len(ps.Items) == 0 && len(cs.Containers) == 0
@@ -209,61 +210,6 @@ func TestKubeletStandalone(t *testing.T) {
 		k.stop()
 		assertNothingLeft(t, d, k)
 	})
-}
-
-// waitReady waits for the static pods to be Running with every container
-// ready and returns them by name.
-func (k *kubelet) waitReady(names ...string) map[string]pod {
-	k.t.Helper()
-	var byName map[string]pod
-	k.waitFor(fmt.Sprintf("pods %v Running and Ready", names), 180*time.Second, func() bool {
-		byName = k.pods()
-		for _, n := range names {
-			if !byName[n].ready() {
-				return false
-			}
-		}
-		return true
-	})
-	for _, n := range names {
-		for _, c := range byName[n].Status.ContainerStatuses {
-			if c.RestartCount != 0 {
-				k.t.Errorf("%s/%s restarted %d times", n, c.Name, c.RestartCount)
-			}
-		}
-	}
-	return byName
-}
-
-func (k *kubelet) pods() map[string]pod {
-	var l podList
-	out := map[string]pod{}
-	if err := k.getJSON("/pods", &l); err == nil {
-		for _, p := range l.Items {
-			out[p.Metadata.Name] = p
-		}
-	}
-	return out
-}
-
-// statsComplete: the pod and its n containers have CPU (usageNanoCores
-// included) and memory from CRI.
-func statsComplete(s summary, name string, n int) bool {
-	for _, p := range s.Pods {
-		if p.PodRef.Name != name {
-			continue
-		}
-		if p.CPU == nil || p.CPU.UsageNanoCores == nil || p.Memory == nil || val(p.Memory.WorkingSetBytes) == 0 || len(p.Containers) != n {
-			return false
-		}
-		for _, c := range p.Containers {
-			if c.CPU == nil || c.CPU.UsageNanoCores == nil || val(c.CPU.UsageCoreNanoSeconds) == 0 || c.Memory == nil || val(c.Memory.WorkingSetBytes) == 0 {
-				return false
-			}
-		}
-		return true
-	}
-	return false
 }
 
 // assertNothingLeft: after the kubelet removed everything, no shim, mount,

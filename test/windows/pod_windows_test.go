@@ -273,10 +273,17 @@ func (e *env) removeAll(pod string) {
 // waitEmpty waits until HCS has no compute system and no mounted layer,
 // HCN no namespace and no endpoint, and no container process runs.
 func (e *env) waitEmpty() {
-	waitFor(e.t, "HCS and HCN to be empty", func() bool {
+	e.t.Helper()
+	empty := func() bool {
 		return len(e.emu.Systems()) == 0 && len(e.emu.HCNObjects("namespace")) == 0 &&
 			len(e.emu.HCNObjects("endpoint")) == 0 && len(e.emu.Layers()) == 0
-	})
+	}
+	for deadline := time.Now().Add(60 * time.Second); !empty(); time.Sleep(200 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			e.t.Fatalf("HCS and HCN not empty after 60s: systems %+v, namespaces %v, endpoints %v, layers %v",
+				e.emu.Systems(), e.emu.HCNObjects("namespace"), e.emu.HCNObjects("endpoint"), e.emu.Layers())
+		}
+	}
 	for _, p := range e.emu.Processes() {
 		if !p.Exited {
 			e.t.Errorf("process left running: %+v", p)

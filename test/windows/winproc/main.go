@@ -7,6 +7,8 @@
 //	winproc env NAME...   print NAME=value and the working directory
 //	winproc cat           copy stdin to stdout
 //	winproc exit N        exit with code N
+//	winproc failonce FILE exit 1 and create FILE if it does not exist, else 0
+//	                      (a probe that fails once)
 package main
 
 import (
@@ -19,7 +21,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: winproc pause|tick|burn|env|cat|exit")
+		fmt.Fprintln(os.Stderr, "usage: winproc pause|tick|burn|env|cat|exit|failonce")
 		os.Exit(2)
 	}
 	switch os.Args[1] {
@@ -52,6 +54,18 @@ func main() {
 		code, _ := strconv.Atoi(os.Args[2])
 		fmt.Fprintf(os.Stderr, "exiting with %d\n", code)
 		os.Exit(code)
+	case "failonce":
+		f, err := os.OpenFile(os.Args[2], os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
+		if err != nil {
+			if os.IsExist(err) {
+				os.Exit(0)
+			}
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(2)
+		}
+		f.Close()
+		fmt.Fprintln(os.Stderr, "failing once")
+		os.Exit(1)
 	default:
 		fmt.Fprintf(os.Stderr, "unknown mode %q\n", os.Args[1])
 		os.Exit(2)
