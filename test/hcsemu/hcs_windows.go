@@ -374,8 +374,9 @@ func (s *Server) systemProperties(pid uint32, a []string) ([]string, *hcsError) 
 			props["Statistics"] = statistics(job, procs, started)
 		case "ProcessList":
 			var list []map[string]any
+			snap := processTimes()
 			for _, p := range procs {
-				list = append(list, p.details())
+				list = append(list, p.details(snap))
 			}
 			props["ProcessList"] = list
 		case "Memory", "GuestConnection", "ICHeartbeatStatus":

@@ -88,8 +88,8 @@ func crictlChecks(t *testing.T, e *env, solo string) {
 	}
 	var ic struct {
 		Status struct {
-			Metadata struct{ Name string } `json:"metadata"`
-			State    string                `json:"state"`
+			Metadata struct{ Name string }  `json:"metadata"`
+			State    string                 `json:"state"`
 			Image    struct{ Image string } `json:"image"`
 		} `json:"status"`
 	}

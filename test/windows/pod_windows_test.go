@@ -176,7 +176,8 @@ func (e *env) checkStats(pod string, pcfg *runtimeapi.PodSandboxConfig) {
 			t.Fatalf("container stats: %v", err)
 		}
 		cores = s.Stats.GetCpu().GetUsageNanoCores().GetValue()
-		return cores > 0 && s.Stats.GetMemory().GetWorkingSetBytes().GetValue() > 0
+		// it spins a CPU: well above what a pause or a ticker uses
+		return cores > 300_000_000 && s.Stats.GetMemory().GetWorkingSetBytes().GetValue() > 0
 	})
 	ps, err := e.rt.PodSandboxStats(c, &runtimeapi.PodSandboxStatsRequest{PodSandboxId: pod})
 	if err != nil {

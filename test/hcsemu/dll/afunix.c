@@ -203,20 +203,28 @@ static int unix_path(const struct sockaddr *sa, int len, char *path)
 	return 0;
 }
 
-/* The loopback address a socket file names; WSAECONNREFUSED if there is no
- * such file or it is not one of ours. */
-static int unix_target(const char *path, struct sockaddr_in *in)
+/* The content of a socket file (NUL-terminated), 0 if there is none. */
+static int read_socket_file(const char *path, char *buf, DWORD size)
 {
 	HANDLE f = CreateFileA(path, GENERIC_READ, FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, NULL,
 	                       OPEN_EXISTING, FILE_ATTRIBUTE_NORMAL, NULL);
 	if (f == INVALID_HANDLE_VALUE)
-		return WSAECONNREFUSED;
-	char buf[64] = {0};
+		return 0;
 	DWORD r = 0;
-	ReadFile(f, buf, sizeof(buf) - 1, &r, NULL);
+	BOOL ok = ReadFile(f, buf, size - 1, &r, NULL);
 	CloseHandle(f);
+	buf[ok ? r : 0] = 0;
+	return ok && r > 0;
+}
+
+/* The loopback address a socket file names; WSAECONNREFUSED if there is no
+ * such file or it is not one of ours. */
+static int unix_target(const char *path, struct sockaddr_in *in)
+{
+	char buf[128];
 	unsigned port = 0;
-	if (sscanf(buf, "wincri-afunix 127.0.0.1:%u", &port) != 1 || !port || port > 65535)
+	if (!read_socket_file(path, buf, sizeof(buf)) || sscanf(buf, "wincri-afunix 127.0.0.1:%u", &port) != 1 || !port ||
+	    port > 65535)
 		return WSAECONNREFUSED;
 	memset(in, 0, sizeof(*in));
 	in->sin_family = AF_INET;
@@ -225,23 +233,42 @@ static int unix_target(const char *path, struct sockaddr_in *in)
 	return 0;
 }
 
-/* A socket file of ours whose listener is gone (its process was killed):
- * the kubelet removes stale sockets before it binds, but tells them by
- * their IO_REPARSE_TAG_AF_UNIX reparse point, which Wine 8 cannot set
+/* A socket file of ours whose process is gone (a killed kubelet): the
+ * kubelet removes stale sockets before it binds, but tells them by their
+ * IO_REPARSE_TAG_AF_UNIX reparse point, which Wine 8 cannot set
  * (FSCTL_SET_REPARSE_POINT: ERROR_NOT_SUPPORTED), so it leaves ours; this
- * removes such a file, and only such a file, in its place. */
+ * removes such a file, and only such a file, in its place. The file names
+ * its process by pid and creation time, so a reused pid is not taken for it. */
 static int stale_socket_file(const char *path)
 {
-	struct sockaddr_in in;
-	if (unix_target(path, &in))
+	char buf[128];
+	unsigned port;
+	unsigned long pid;
+	unsigned long long created;
+	if (!read_socket_file(path, buf, sizeof(buf)) ||
+	    sscanf(buf, "wincri-afunix 127.0.0.1:%u pid %lu created %llu", &port, &pid, &created) != 3)
 		return 0;
-	SOCKET probe = REAL(socket_fn, socket)(AF_INET, SOCK_STREAM, IPPROTO_TCP);
-	if (probe == INVALID_SOCKET)
+	HANDLE p = OpenProcess(PROCESS_QUERY_LIMITED_INFORMATION, FALSE, pid);
+	if (p) {
+		FILETIME c, e, k, u;
+		BOOL same = GetProcessTimes(p, &c, &e, &k, &u) &&
+		            (((unsigned long long)c.dwHighDateTime << 32) | c.dwLowDateTime) == created;
+		DWORD code = STILL_ACTIVE;
+		GetExitCodeProcess(p, &code);
+		CloseHandle(p);
+		if (same && code == STILL_ACTIVE)
+			return 0;
+	}
+	return DeleteFileA(path);
+}
+
+/* This process's creation time, which the socket file records. */
+static unsigned long long created_at(void)
+{
+	FILETIME c, e, k, u;
+	if (!GetProcessTimes(GetCurrentProcess(), &c, &e, &k, &u))
 		return 0;
-	int r = REAL(addr_fn, connect)(probe, (struct sockaddr *)&in, sizeof(in));
-	int refused = r != 0 && GetLastError() == WSAECONNREFUSED;
-	REAL(close_fn, closesocket)(probe);
-	return refused && DeleteFileA(path);
+	return ((unsigned long long)c.dwHighDateTime << 32) | c.dwLowDateTime;
 }
 
 int WINAPI afu_bind(SOCKET s, const struct sockaddr *sa, int len)
@@ -264,17 +291,20 @@ int WINAPI afu_bind(SOCKET s, const struct sockaddr *sa, int len)
 		return SOCKET_ERROR;
 	/* the file is the socket's name: an existing one is in use, as on Windows */
 	HANDLE f = CreateFileA(path, GENERIC_WRITE, 0, NULL, CREATE_NEW, FILE_ATTRIBUTE_NORMAL, NULL);
-	if (f == INVALID_HANDLE_VALUE && GetLastError() == ERROR_FILE_EXISTS && stale_socket_file(path))
+	DWORD e = f == INVALID_HANDLE_VALUE ? GetLastError() : 0;
+	if (e == ERROR_FILE_EXISTS && stale_socket_file(path)) {
 		f = CreateFileA(path, GENERIC_WRITE, 0, NULL, CREATE_NEW, FILE_ATTRIBUTE_NORMAL, NULL);
+		e = f == INVALID_HANDLE_VALUE ? GetLastError() : 0;
+	}
 	if (f == INVALID_HANDLE_VALUE) {
-		DWORD e = GetLastError();
 		WSASetLastError(e == ERROR_FILE_EXISTS || e == ERROR_ALREADY_EXISTS ? WSAEADDRINUSE
 		                : e == ERROR_ACCESS_DENIED                          ? WSAEACCES
 		                                                                    : WSAEADDRNOTAVAIL);
 		return SOCKET_ERROR;
 	}
-	char buf[64];
-	int n = snprintf(buf, sizeof(buf), "wincri-afunix 127.0.0.1:%u\n", be16(in.sin_port));
+	char buf[128];
+	int n = snprintf(buf, sizeof(buf), "wincri-afunix 127.0.0.1:%u pid %lu created %llu\n", be16(in.sin_port),
+	                 GetCurrentProcessId(), created_at());
 	DWORD w;
 	BOOL ok = WriteFile(f, buf, n, &w, NULL) && w == (DWORD)n;
 	CloseHandle(f);
