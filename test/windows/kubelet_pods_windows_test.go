@@ -59,47 +59,16 @@ func TestWindowsKubelet(t *testing.T) {
 		}
 	})
 
-	t.Run("stats", func(t *testing.T) {
-		var s kubeletapi.Summary
-		k.WaitFor("CPU and memory of solo and duo in /stats/summary", 2*time.Minute, func() bool {
-			s = kubeletapi.Summary{}
-			return k.GetJSON("/stats/summary", &s) == nil && kubeletapi.StatsComplete(s, solo, 1) && kubeletapi.StatsComplete(s, duo, 2)
-		})
-		// The burner spins a CPU: its rate and its pod's show it.
-		var seen string
-		defer func() { t.Logf("duo's last CPU figures in /stats/summary: %s", seen) }()
-		k.WaitFor("duo's burner usageNanoCores above 300m", 2*time.Minute, func() bool {
-			s = kubeletapi.Summary{}
-			if k.GetJSON("/stats/summary", &s) != nil {
-				return false
-			}
-			for _, p := range s.Pods {
-				if p.PodRef.Name != duo {
-					continue
-				}
-				seen = fmt.Sprintf("pod %d", kubeletapi.Val(p.CPU.UsageNanoCores))
-				for _, c := range p.Containers {
-					seen += fmt.Sprintf(", %s %d (%d ns)", c.Name, kubeletapi.Val(c.CPU.UsageNanoCores), kubeletapi.Val(c.CPU.UsageCoreNanoSeconds))
-					if c.Name == "burner" {
-						return kubeletapi.Val(c.CPU.UsageNanoCores) > 300_000_000 && kubeletapi.Val(p.CPU.UsageNanoCores) >= kubeletapi.Val(c.CPU.UsageNanoCores)
-					}
-				}
-			}
-			return false
-		})
-		// What metrics-server scrapes: every container's CPU and working set.
-		b, err := k.Get("/metrics/resource")
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, pc := range [][2]string{{solo, "app"}, {duo, "ticker"}, {duo, "burner"}} {
-			for _, m := range []string{"container_cpu_usage_seconds_total", "container_memory_working_set_bytes"} {
-				series := m + `{container="` + pc[1] + `",namespace="default",pod="` + pc[0] + `"} `
-				if !strings.Contains(string(b), series) {
-					t.Errorf("/metrics/resource has no %s", series)
-				}
-			}
-		}
+	// Without PodAndContainerStatsFromCRI (the default) the kubelet reads
+	// ListContainerStats and sums the pod; with it, ListPodSandboxStats.
+	t.Run("stats", func(t *testing.T) { checkKubeletStats(t, k, solo, duo) })
+	t.Run("stats from pod stats", func(t *testing.T) {
+		before := k.Pods()
+		k.restart("{PodAndContainerStatsFromCRI: true}")
+		checkKubeletStats(t, k, solo, duo)
+		after := k.WaitReady(time.Minute, solo)
+		after[duo] = k.Pods()[duo]
+		sameContainers(t, "a kubelet restart", before, after, solo, duo)
 	})
 
 	t.Run("crictl", func(t *testing.T) { crictlChecks(t, e, solo) })
@@ -116,17 +85,7 @@ func TestWindowsKubelet(t *testing.T) {
 		// nothing was restarted or recreated, and the probes pass.
 		time.Sleep(15 * time.Second)
 		after := k.Pods()
-		for _, name := range []string{solo, duo} {
-			if !after[name].Ready() {
-				t.Errorf("%s not ready after wincri.exe restarted: %+v", name, after[name].Status)
-			}
-			for i, c := range before[name].Status.ContainerStatuses {
-				a := after[name].Status.ContainerStatuses[i]
-				if a.ContainerID != c.ContainerID || a.RestartCount != c.RestartCount {
-					t.Errorf("%s/%s: %s restarts %d after the restart, was %s restarts %d", name, c.Name, a.ContainerID, a.RestartCount, c.ContainerID, c.RestartCount)
-				}
-			}
-		}
+		sameContainers(t, "wincri.exe's restart", before, after, solo, duo)
 	})
 
 	t.Run("removal", func(t *testing.T) {
@@ -157,4 +116,73 @@ func restarts(p kubeletapi.Pod, container string) int {
 		}
 	}
 	return -1
+}
+
+// checkKubeletStats: /stats/summary has CPU (usageNanoCores too) and
+// memory for both pods and each container, the burning container's rate
+// shows it, and /metrics/resource has both series for every container.
+func checkKubeletStats(t *testing.T, k *winKubelet, solo, duo string) {
+	var s kubeletapi.Summary
+	k.WaitFor("CPU and memory of solo and duo in /stats/summary", 2*time.Minute, func() bool {
+		s = kubeletapi.Summary{}
+		return k.GetJSON("/stats/summary", &s) == nil && kubeletapi.StatsComplete(s, solo, 1) && kubeletapi.StatsComplete(s, duo, 2)
+	})
+	// The burner spins a CPU: its rate and its pod's show it.
+	var seen string
+	defer func() { t.Logf("duo's last CPU figures in /stats/summary: %s", seen) }()
+	k.WaitFor("duo's burner usageNanoCores above 300m", 2*time.Minute, func() bool {
+		s = kubeletapi.Summary{}
+		if k.GetJSON("/stats/summary", &s) != nil {
+			return false
+		}
+		for _, p := range s.Pods {
+			if p.PodRef.Name != duo {
+				continue
+			}
+			seen = fmt.Sprintf("pod %d", kubeletapi.Val(p.CPU.UsageNanoCores))
+			burner := uint64(0)
+			for _, c := range p.Containers {
+				seen += fmt.Sprintf(", %s %d (%d ns)", c.Name, kubeletapi.Val(c.CPU.UsageNanoCores), kubeletapi.Val(c.CPU.UsageCoreNanoSeconds))
+				if c.Name == "burner" {
+					burner = kubeletapi.Val(c.CPU.UsageNanoCores)
+				}
+			}
+			return burner > 300_000_000 && kubeletapi.Val(p.CPU.UsageNanoCores) >= burner
+		}
+		return false
+	})
+	// What metrics-server scrapes: every container's CPU and working set.
+	b, err := k.Get("/metrics/resource")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, pc := range [][2]string{{solo, "app"}, {duo, "ticker"}, {duo, "burner"}} {
+		for _, m := range []string{"container_cpu_usage_seconds_total", "container_memory_working_set_bytes"} {
+			series := m + `{container="` + pc[1] + `",namespace="default",pod="` + pc[0] + `"} `
+			if !strings.Contains(string(b), series) {
+				t.Errorf("/metrics/resource has no %s", series)
+			}
+		}
+	}
+}
+
+// sameContainers: after what happened, the pods are ready with the same
+// containers and restart counts as before.
+func sameContainers(t *testing.T, what string, before, after map[string]kubeletapi.Pod, names ...string) {
+	t.Helper()
+	for _, name := range names {
+		if !after[name].Ready() {
+			t.Errorf("%s not ready after %s: %+v", name, what, after[name].Status)
+		}
+		for i, c := range before[name].Status.ContainerStatuses {
+			if i >= len(after[name].Status.ContainerStatuses) {
+				t.Errorf("%s/%s gone after %s", name, c.Name, what)
+				continue
+			}
+			a := after[name].Status.ContainerStatuses[i]
+			if a.ContainerID != c.ContainerID || a.RestartCount != c.RestartCount {
+				t.Errorf("%s/%s: %s restarts %d after %s, was %s restarts %d", name, c.Name, a.ContainerID, a.RestartCount, what, c.ContainerID, c.RestartCount)
+			}
+		}
+	}
 }

@@ -24,7 +24,10 @@ const winNode = "wincri-win"
 type winKubelet struct {
 	*kubeletapi.Client
 	t       *testing.T
+	e       *env
+	bin     string
 	dir     string
+	port    int
 	cmd     *exec.Cmd
 	exited  chan struct{}
 	started time.Time
@@ -36,15 +39,32 @@ func startWinKubelet(t *testing.T, e *env) *winKubelet {
 	if _, err := os.Stat(bin); err != nil {
 		t.Fatalf("%v: hack/windows-e2e.sh builds kubelet.exe", err)
 	}
-	dir := t.TempDir()
-	k := &winKubelet{t: t, dir: dir, exited: make(chan struct{})}
-	port := freeTCPPort(t)
-	k.Client = kubeletapi.NewClient(t, port, k.exited)
+	k := &winKubelet{t: t, e: e, bin: bin, dir: t.TempDir(), port: freeTCPPort(t)}
 	for _, d := range []string{"manifests", "root", "pod-logs"} {
-		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
+		if err := os.MkdirAll(filepath.Join(k.dir, d), 0o755); err != nil {
 			t.Fatal(err)
 		}
 	}
+	t.Cleanup(func() {
+		k.stop()
+		// kept beside the binaries for a look after the run
+		if b, err := os.ReadFile(k.logPath()); err == nil {
+			os.WriteFile(filepath.Join(e.bin, "kubelet-last.log"), b, 0o644)
+		}
+		if t.Failed() {
+			b, _ := os.ReadFile(k.logPath())
+			t.Logf("kubelet.exe log (errors and the last lines):\n%s", kubeletapi.ErrorsAndTail(string(b), 80))
+		}
+	})
+	k.launch("{}")
+	return k
+}
+
+// launch writes the kubelet's configuration with featureGates (a YAML
+// map) and starts it, its log appended to the one file.
+func (k *winKubelet) launch(featureGates string) {
+	t, e, dir := k.t, k.e, k.dir
+	t.Helper()
 	// What a Windows node needs: no QoS cgroups, no node-allocatable
 	// enforcement, no resolv.conf; thresholds so low that this machine's
 	// disk and memory never evict.
@@ -71,34 +91,32 @@ podLogsDir: '%s'
 evictionHard: {memory.available: "1Mi", nodefs.available: "1%%", imagefs.available: "1%%"}
 serializeImagePulls: false
 registerNode: false
-`, port, filepath.Join(dir, "manifests"), strings.ReplaceAll(e.pipe, `\`, "/"), strings.ReplaceAll(e.pipe, `\`, "/"),
-		filepath.Join(dir, "pod-logs")))
-	logf, err := os.Create(k.logPath())
+featureGates: %s
+`, k.port, filepath.Join(dir, "manifests"), strings.ReplaceAll(e.pipe, `\`, "/"), strings.ReplaceAll(e.pipe, `\`, "/"),
+		filepath.Join(dir, "pod-logs"), featureGates))
+	logf, err := os.OpenFile(k.logPath(), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer logf.Close()
-	k.cmd = exec.Command(bin, "--config", filepath.Join(dir, "config.yaml"), "--root-dir", filepath.Join(dir, "root"),
+	k.exited = make(chan struct{})
+	k.Client = kubeletapi.NewClient(t, k.port, k.exited)
+	k.cmd = exec.Command(k.bin, "--config", filepath.Join(dir, "config.yaml"), "--root-dir", filepath.Join(dir, "root"),
 		"--hostname-override", winNode, "--v", "2")
 	k.cmd.Stdout, k.cmd.Stderr = logf, logf
 	k.started = time.Now()
 	if err := k.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	go func() { k.cmd.Wait(); close(k.exited) }()
-	t.Cleanup(func() {
-		k.stop()
-		// kept beside the binaries for a look after the run
-		if b, err := os.ReadFile(k.logPath()); err == nil {
-			os.WriteFile(filepath.Join(e.bin, "kubelet-last.log"), b, 0o644)
-		}
-		if t.Failed() {
-			b, _ := os.ReadFile(k.logPath())
-			t.Logf("kubelet.exe log (errors and the last lines):\n%s", kubeletapi.ErrorsAndTail(string(b), 80))
-		}
-	})
+	go func(cmd *exec.Cmd, exited chan struct{}) { cmd.Wait(); close(exited) }(k.cmd, k.exited)
 	k.WaitFor("the kubelet API", 120*time.Second, func() bool { _, err := k.Get("/pods"); return err == nil })
-	return k
+}
+
+// restart stops the kubelet and starts it again with featureGates.
+func (k *winKubelet) restart(featureGates string) {
+	k.t.Helper()
+	k.stop()
+	k.launch(featureGates)
 }
 
 func (k *winKubelet) logPath() string { return filepath.Join(k.dir, "kubelet.log") }
