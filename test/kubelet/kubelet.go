@@ -7,7 +7,6 @@ package kubelet
 
 import (
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -42,7 +41,7 @@ func startKubelet(t *testing.T, bin, socket, cgroupRoot string) *kubelet {
 	if err != nil {
 		t.Fatal(err)
 	}
-	k := &kubelet{t: t, bin: bin, dir: dir, cgroupRoot: cgroupRoot, port: freePort(t), exited: make(chan struct{})}
+	k := &kubelet{t: t, bin: bin, dir: dir, cgroupRoot: cgroupRoot, port: kubeletapi.FreePort(t), exited: make(chan struct{})}
 	k.Client = kubeletapi.NewClient(t, k.port, k.exited)
 	for _, d := range []string{"manifests", "root", "pod-logs"} {
 		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
@@ -148,15 +147,6 @@ func (k *kubelet) removeManifest(name string) {
 	if err := os.Remove(filepath.Join(k.dir, "manifests", name+".yaml")); err != nil {
 		k.t.Fatal(err)
 	}
-}
-
-func freePort(t *testing.T) int {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
 
 // unmountKubelet unmounts what the kubelet mounted below its directory.

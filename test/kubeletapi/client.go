@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -116,6 +117,17 @@ func (k *Client) WaitReady(timeout time.Duration, names ...string) map[string]Po
 		}
 	}
 	return byName
+}
+
+// FreePort is a TCP port on 127.0.0.1 nothing listens on now (for a
+// kubelet's API).
+func FreePort(t *testing.T) int {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
 }
 
 // ErrorsAndTail is a kubelet log's error lines (klog's E prefix) and its

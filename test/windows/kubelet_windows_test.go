@@ -2,7 +2,6 @@ package windowse2e
 
 import (
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -39,7 +38,7 @@ func startWinKubelet(t *testing.T, e *env) *winKubelet {
 	if _, err := os.Stat(bin); err != nil {
 		t.Fatalf("%v: hack/windows-e2e.sh builds kubelet.exe", err)
 	}
-	k := &winKubelet{t: t, e: e, bin: bin, dir: t.TempDir(), port: freeTCPPort(t)}
+	k := &winKubelet{t: t, e: e, bin: bin, dir: t.TempDir(), port: kubeletapi.FreePort(t)}
 	for _, d := range []string{"manifests", "root", "pod-logs"} {
 		if err := os.MkdirAll(filepath.Join(k.dir, d), 0o755); err != nil {
 			t.Fatal(err)
@@ -164,15 +163,6 @@ func (k *winKubelet) problems() []string {
 	}
 	sort.Strings(out)
 	return out
-}
-
-func freeTCPPort(t *testing.T) int {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
 
 // The pods: one container with an exec readiness and liveness probe; two
