@@ -4,7 +4,8 @@
 # wincri.exe, the real containerd-shim-runhcs-v1.exe, the real win-bridge
 # and host-local CNI plugins, an unmodified kubelet.exe and crictl.exe and
 # the test's winproc.exe, then runs the GOOS=windows test binary with wine.
-# Extra arguments go to go test (e.g. -run TestWindowsPod).
+# Extra arguments go to go test (e.g. -run TestWindowsPod). The network
+# package's tests run here too, TestRealHCN against the emulated HCN.
 set -euo pipefail
 export PATH=/usr/local/go/bin:$PATH GOTOOLCHAIN=local
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -76,4 +77,4 @@ fi
 cp "$crictl" "$out/crictl.exe"
 export WINCRI_WINDOWS_E2E="Z:${out//\//\\}"
 # shellcheck disable=SC2086
-GOOS=windows go test $flags -exec "$repo/../shared/wine/wine-exec.sh" -count=1 -p 1 -timeout 25m ./test/hcsemu/ ./test/windows/ "$@"
+WINCRI_HCSEMU=1 GOOS=windows go test $flags -exec "$repo/../shared/wine/wine-exec.sh" -count=1 -p 1 -timeout 25m ./network/ ./test/hcsemu/ ./test/windows/ "$@"

@@ -3,9 +3,14 @@ package network
 import (
 	"context"
 	"errors"
+	"fmt"
+	"os"
+	"strings"
 	"testing"
 
 	"golang.org/x/sys/windows"
+
+	"github.com/wincri/wincri/test/hcsemu"
 )
 
 type fakeHCN struct {
@@ -81,9 +86,18 @@ func TestPodNetworkFlow(t *testing.T) {
 	}
 }
 
-// TestRealHCN creates and deletes a namespace through HCN on a real
-// Windows host; Wine has no HCN.
+// TestRealHCN creates and deletes a namespace through computenetwork.dll:
+// on a real Windows host HCN's own, under hack/windows-e2e.sh
+// (WINCRI_HCSEMU=1) the emulated one, whose state is checked too.
 func TestRealHCN(t *testing.T) {
+	var emu *hcsemu.Server
+	if os.Getenv("WINCRI_HCSEMU") == "1" {
+		var err error
+		if emu, err = hcsemu.Start(); err != nil {
+			t.Fatal(err)
+		}
+		defer emu.Close()
+	}
 	if windows.NewLazySystemDLL("computenetwork.dll").Load() != nil || windows.NewLazySystemDLL("vmcompute.dll").Load() != nil {
 		t.Skip("no Host Compute Network service here (e.g. under Wine): computenetwork.dll/vmcompute.dll missing")
 	}
@@ -91,9 +105,24 @@ func TestRealHCN(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if emu != nil && !hasObject(emu.HCNObjects("namespace"), id) {
+		t.Fatalf("namespace %s is not in the emulated HCN: %v", id, emu.HCNObjects("namespace"))
+	}
 	if err := (realHCN{}).DeleteNamespace(id); err != nil {
 		t.Fatal(err)
 	}
+	if emu != nil && hasObject(emu.HCNObjects("namespace"), id) {
+		t.Fatalf("namespace %s still in the emulated HCN", id)
+	}
+}
+
+func hasObject(objs []map[string]any, id string) bool {
+	for _, o := range objs {
+		if strings.EqualFold(fmt.Sprint(o["ID"]), id) {
+			return true
+		}
+	}
+	return false
 }
 
 func TestNamespaceGone(t *testing.T) {

@@ -66,8 +66,12 @@ func TestWindowsKubelet(t *testing.T) {
 		before := k.Pods()
 		k.restart("{PodAndContainerStatsFromCRI: true}")
 		checkKubeletStats(t, k, solo, duo)
-		after := k.WaitReady(time.Minute, solo)
-		after[duo] = k.Pods()[duo]
+		// readiness starts over with the kubelet: ready again at the next probes
+		var after map[string]kubeletapi.Pod
+		k.WaitFor("solo and duo Ready after the kubelet's restart", time.Minute, func() bool {
+			after = k.Pods()
+			return after[solo].Ready() && after[duo].Ready()
+		})
 		sameContainers(t, "a kubelet restart", before, after, solo, duo)
 	})
 

@@ -252,7 +252,7 @@ func (e *env) checkRestart(pod, app, log string) {
 		return strings.Count(string(b), "\n") > lines+5
 	})
 	ex, err := e.rt.ExecSync(c, &runtimeapi.ExecSyncRequest{ContainerId: app, Cmd: []string{`C:\winproc.exe`, "env", "GREETING"}, Timeout: 30})
-	if err != nil || !strings.Contains(string(ex.Stdout), "GREETING=hi") {
+	if err != nil || ex.ExitCode != 0 || !strings.Contains(string(ex.Stdout), "GREETING=hi") {
 		t.Fatalf("exec after restart: %v %+v", err, ex)
 	}
 }
@@ -319,8 +319,8 @@ func (e *env) checkStreams(app string) {
 	if out, err := readUntil(s.stdout, "ping from stdin", 30*time.Second); err != nil {
 		e.fatal("streaming exec: %v (%q)", err, out)
 	}
-	if st := s.status(); st != "" && !strings.Contains(st, "Success") {
-		t.Fatalf("streaming exec status: %s", st)
+	if st := s.status(t, 30*time.Second); !strings.Contains(st, `"status":"Success"`) {
+		t.Fatalf("streaming exec status: %q", st)
 	}
 	s.conn.Close()
 	if _, ok := e.process(app, `C:\winproc.exe cat`); !ok {

@@ -63,10 +63,23 @@ func openStream(t *testing.T, url string, stdin, stdout, stderr bool) *stream {
 	return s
 }
 
-// status reads the error stream: empty when the command succeeded.
-func (s *stream) status() string {
-	b, _ := io.ReadAll(s.errS)
-	return string(b)
+// status reads the error stream to its end, which carries the exec's
+// final Status (protocol v4: "Success" or the failure), or fails the test
+// after timeout.
+func (s *stream) status(t *testing.T, timeout time.Duration) string {
+	t.Helper()
+	got := make(chan string, 1)
+	go func() {
+		b, _ := io.ReadAll(s.errS)
+		got <- string(b)
+	}()
+	select {
+	case st := <-got:
+		return st
+	case <-time.After(timeout):
+		t.Fatalf("no exec status on the error stream within %s", timeout)
+		return ""
+	}
 }
 
 // readUntil reads r until it has seen want or timeout passes.
