@@ -11,7 +11,7 @@ WINE      := $(abspath ../shared/wine)
 SHIM_VERSION := v2.4.2
 RUNC_VERSION := v1.5.2
 
-.PHONY: cluster-up cluster-down test-cluster node-e2e test-node-e2e test-windows-e2e containerd-wincri winspec-golden proto all build test test-unit test-race test-windows test-fuzz lint cross bench fuzz deps clean
+.PHONY: cluster-up cluster-down test-cluster test-cluster-windows node-e2e test-node-e2e test-windows-e2e containerd-wincri winspec-golden proto all build test test-unit test-race test-windows test-fuzz lint cross bench fuzz deps clean
 
 all: build
 
@@ -104,6 +104,10 @@ cluster-down:
 test-cluster: deps
 	hack/build-cluster.sh >/dev/null
 	WINCRI_CLUSTER=1 $(GO) test -count=1 -v -timeout 40m ./test/cluster/
+
+# The Windows node in that cluster: kubelet.exe on wincri.exe under Wine (#24).
+test-cluster-windows:
+	hack/cluster-windows.sh
 
 # Every fuzz target for FUZZTIME (default 30s) each.
 fuzz:

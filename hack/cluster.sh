@@ -187,6 +187,8 @@ up() {
   cert scheduler ca system:kube-scheduler "" clientAuth
   cert kube-proxy ca system:kube-proxy "" clientAuth
   cert kubelet ca "system:node:$node" system:nodes clientAuth
+  # The Windows node's kubelet (test/windows TestWindowsNodeInCluster, under Wine).
+  cert kubelet-win ca "system:node:wincri-win" system:nodes clientAuth
   cert metrics-server ca metrics-server "" serverAuth "IP:$ip,IP:127.0.0.1,DNS:metrics-server.kube-system.svc"
   key sa && openssl pkey -in "$pki/sa.key" -pubout -out "$pki/sa.pub" 2>/dev/null
   for c in admin controller-manager scheduler kube-proxy kubelet; do kubeconfig "$c" "$c"; done

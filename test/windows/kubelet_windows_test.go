@@ -1,6 +1,7 @@
 package windowse2e
 
 import (
+	"cmp"
 	"fmt"
 	"os"
 	"os/exec"
@@ -30,9 +31,23 @@ type winKubelet struct {
 	cmd     *exec.Cmd
 	exited  chan struct{}
 	started time.Time
+	// in a cluster (TestWindowsNodeInCluster): the API server's
+	// authentication and authorization instead of AlwaysAllow, and these
+	// flags (kubeconfig, node IP)
+	auth    string
+	flags   []string
+	address string // what the kubelet's API listens on (127.0.0.1 if empty)
 }
 
 func startWinKubelet(t *testing.T, e *env) *winKubelet {
+	t.Helper()
+	k := newWinKubelet(t, e)
+	k.launch("{}")
+	return k
+}
+
+// newWinKubelet prepares a kubelet.exe; launch starts it.
+func newWinKubelet(t *testing.T, e *env) *winKubelet {
 	t.Helper()
 	bin := filepath.Join(e.bin, "kubelet.exe")
 	if _, err := os.Stat(bin); err != nil {
@@ -55,7 +70,6 @@ func startWinKubelet(t *testing.T, e *env) *winKubelet {
 			t.Logf("kubelet.exe log (errors and the last lines):\n%s", kubeletapi.ErrorsAndTail(string(b), 80))
 		}
 	})
-	k.launch("{}")
 	return k
 }
 
@@ -69,17 +83,14 @@ func (k *winKubelet) launch(featureGates string) {
 	// disk and memory never evict.
 	write(t, filepath.Join(dir, "config.yaml"), fmt.Sprintf(`apiVersion: kubelet.config.k8s.io/v1beta1
 kind: KubeletConfiguration
-address: 127.0.0.1
+address: %s
 port: %d
 readOnlyPort: 0
 healthzPort: 0
 staticPodPath: '%s'
 fileCheckFrequency: 1s
 syncFrequency: 5s
-authentication:
-  anonymous: {enabled: true}
-  webhook: {enabled: false}
-authorization: {mode: AlwaysAllow}
+%s
 cgroupsPerQOS: false
 enforceNodeAllocatable: []
 resolvConf: ""
@@ -89,10 +100,10 @@ imageServiceEndpoint: 'npipe://%s'
 podLogsDir: '%s'
 evictionHard: {memory.available: "1Mi", nodefs.available: "1%%", imagefs.available: "1%%"}
 serializeImagePulls: false
-registerNode: false
+registerNode: %v
 featureGates: %s
-`, k.port, filepath.Join(dir, "manifests"), strings.ReplaceAll(e.pipe, `\`, "/"), strings.ReplaceAll(e.pipe, `\`, "/"),
-		filepath.Join(dir, "pod-logs"), featureGates))
+`, cmp.Or(k.address, "127.0.0.1"), k.port, filepath.Join(dir, "manifests"), k.authConfig(), strings.ReplaceAll(e.pipe, `\`, "/"), strings.ReplaceAll(e.pipe, `\`, "/"),
+		filepath.Join(dir, "pod-logs"), k.auth != "", featureGates))
 	logf, err := os.OpenFile(k.logPath(), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		t.Fatal(err)
@@ -100,15 +111,28 @@ featureGates: %s
 	defer logf.Close()
 	k.exited = make(chan struct{})
 	k.Client = kubeletapi.NewClient(t, k.port, k.exited)
-	k.cmd = exec.Command(k.bin, "--config", filepath.Join(dir, "config.yaml"), "--root-dir", filepath.Join(dir, "root"),
-		"--hostname-override", winNode, "--v", "2")
+	k.cmd = exec.Command(k.bin, append([]string{"--config", filepath.Join(dir, "config.yaml"), "--root-dir", filepath.Join(dir, "root"),
+		"--hostname-override", winNode, "--v", "2"}, k.flags...)...)
 	k.cmd.Stdout, k.cmd.Stderr = logf, logf
 	k.started = time.Now()
 	if err := k.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	go func(cmd *exec.Cmd, exited chan struct{}) { cmd.Wait(); close(exited) }(k.cmd, k.exited)
-	k.WaitFor("the kubelet API", 120*time.Second, func() bool { _, err := k.Get("/pods"); return err == nil })
+	if k.auth == "" { // in a cluster its API admits only the API server's clients
+		k.WaitFor("the kubelet API", 120*time.Second, func() bool { _, err := k.Get("/pods"); return err == nil })
+	}
+}
+
+// authConfig: standalone, anonymous with AlwaysAllow; in a cluster, k.auth.
+func (k *winKubelet) authConfig() string {
+	if k.auth != "" {
+		return k.auth
+	}
+	return `authentication:
+  anonymous: {enabled: true}
+  webhook: {enabled: false}
+authorization: {mode: AlwaysAllow}`
 }
 
 // restart stops the kubelet and starts it again with featureGates.

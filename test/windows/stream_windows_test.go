@@ -2,6 +2,7 @@ package windowse2e
 
 import (
 	"bufio"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"net/http"
@@ -23,7 +24,13 @@ type stream struct {
 
 func openStream(t *testing.T, url string, stdin, stdout, stderr bool) *stream {
 	t.Helper()
-	rt, err := spdy.NewRoundTripper(nil)
+	return openStreamTLS(t, url, nil, stdin, stdout, stderr)
+}
+
+// openStreamTLS is openStream over TLS with cfg (through the API server).
+func openStreamTLS(t *testing.T, url string, cfg *tls.Config, stdin, stdout, stderr bool) *stream {
+	t.Helper()
+	rt, err := spdy.NewRoundTripper(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,6 +4,7 @@
 //	winproc pause         wait until killed
 //	winproc tick PREFIX   print PREFIX N every 200 ms, forever
 //	winproc burn          spin one CPU
+//	winproc burnfor SECS  spin one CPU for SECS seconds, then exit
 //	winproc env NAME...   print NAME=value and the working directory
 //	winproc cat           copy stdin to stdout
 //	winproc exit N        exit with code N
@@ -21,7 +22,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: winproc pause|tick|burn|env|cat|exit|failonce")
+		fmt.Fprintln(os.Stderr, "usage: winproc pause|tick|burn|burnfor|env|cat|exit|failonce")
 		os.Exit(2)
 	}
 	switch os.Args[1] {
@@ -41,6 +42,13 @@ func main() {
 	case "burn":
 		for x := 0; ; x++ {
 			_ = x * x
+		}
+	case "burnfor":
+		secs, _ := strconv.Atoi(os.Args[2])
+		for end := time.Now().Add(time.Duration(secs) * time.Second); time.Now().Before(end); {
+			for x := 0; x < 1_000_000; x++ {
+				_ = x * x
+			}
 		}
 	case "env":
 		for _, n := range os.Args[2:] {
