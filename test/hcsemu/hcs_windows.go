@@ -269,12 +269,9 @@ func (s *Server) closeHandle(pid uint32, a []string) ([]string, *hcsError) {
 	}
 	delete(s.handles, hid)
 	delete(s.subs, hid)
-	if h.sys != nil && h.proc == nil && h.sys.state == "Stopped" {
-		for _, o := range s.handles {
-			if o.sys == h.sys {
-				return nil, nil
-			}
-		}
+	// A stopped system goes with the last handle to it or to one of its
+	// processes (a process handle closed last was found keeping one).
+	if h.sys != nil && h.sys.state == "Stopped" && !s.hasHandles(h.sys) {
 		s.dropSystem(h.sys)
 	}
 	return nil, nil

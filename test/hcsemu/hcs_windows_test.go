@@ -145,23 +145,8 @@ func TestLayerChainChecked(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := os.WriteFile(filepath.Join(scratch, "sandbox.vhdx"), nil, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.activateLayer(0, []string{"", scratch}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.prepareLayer(0, []string{"", scratch, "1", base}); err != nil {
-		t.Fatal(err)
-	}
-	out, herr := s.layerMountPath(0, []string{"", scratch})
-	if herr != nil {
-		t.Fatal(herr)
-	}
-	doc := func(layer string) string {
-		return `{"SchemaVersion":{"Major":2,"Minor":1},"Container":{"Storage":{"Layers":[{"Id":"x","Path":` + quote(layer) +
-			`}],"Path":` + quote(out[0]) + `}}}`
-	}
+	out := []string{mountedScratch(t, s, scratch, base)}
+	doc := func(layer string) string { return containerJSON(layer, out[0]) }
 	if hr, reason := createSystem(t, s, "wrong-chain", doc(other)); int32(hr) >= 0 || !strings.Contains(reason, "are not the parent layers") {
 		t.Errorf("another layer than the prepared chain: hr 0x%08x, %q", hr, reason)
 	}
@@ -174,21 +159,8 @@ func TestLayerChainChecked(t *testing.T) {
 	if hr, reason := createSystem(t, s, "same-root", doc(base)); int32(hr) >= 0 || !strings.Contains(reason, "root") {
 		t.Errorf("a second system on a root in use: hr 0x%08x, %q", hr, reason)
 	}
-	scratch2 := t.TempDir()
-	if err := os.WriteFile(filepath.Join(scratch2, "sandbox.vhdx"), nil, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.activateLayer(0, []string{"", scratch2}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.prepareLayer(0, []string{"", scratch2, "1", base}); err != nil {
-		t.Fatal(err)
-	}
-	vol2, herr := s.layerMountPath(0, []string{"", scratch2})
-	if herr != nil {
-		t.Fatal(herr)
-	}
-	h, herr := s.createSystem(7, []string{"mapping", strings.Replace(doc(base), quote(out[0]), quote(vol2[0]), 1)})
+	vol2 := mountedScratch(t, s, t.TempDir(), base)
+	h, herr := s.createSystem(7, []string{"mapping", containerJSON(base, vol2)})
 	if herr != nil {
 		t.Fatal(herr)
 	}
@@ -207,5 +179,70 @@ func TestLayerChainChecked(t *testing.T) {
 		if herr := md(c.op); (herr == nil) != c.ok {
 			t.Errorf("step %d, %s: %v, want success %v", i, c.op, herr, c.ok)
 		}
+	}
+}
+
+// mountedScratch activates and prepares a scratch layer on base and
+// returns the volume path a container document names as its root.
+func mountedScratch(t *testing.T, s *Server, scratch, base string) string {
+	t.Helper()
+	if err := os.WriteFile(filepath.Join(scratch, "sandbox.vhdx"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.activateLayer(0, []string{"", scratch}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.prepareLayer(0, []string{"", scratch, "1", base}); err != nil {
+		t.Fatal(err)
+	}
+	out, herr := s.layerMountPath(0, []string{"", scratch})
+	if herr != nil {
+		t.Fatal(herr)
+	}
+	return out[0]
+}
+
+func containerJSON(layer, root string) string {
+	return `{"SchemaVersion":{"Major":2,"Minor":1},"Container":{"Storage":{"Layers":[{"Id":"x","Path":` + quote(layer) +
+		`}],"Path":` + quote(root) + `}}}`
+}
+
+// TestStoppedSystemGoesWithItsLastHandle: a stopped compute system stays
+// while a handle to it or to one of its processes is open, and goes with
+// the last one, whichever kind it is.
+func TestStoppedSystemGoesWithItsLastHandle(t *testing.T) {
+	s := start(t)
+	me := uint32(os.Getpid()) // the caller its process's stdio goes to
+	base := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(base, "Files"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	h, herr := s.createSystem(me, []string{"lasthandle", containerJSON(base, mountedScratch(t, s, t.TempDir(), base))})
+	if herr != nil {
+		t.Fatal(herr)
+	}
+	if _, herr := s.startSystem(me, h[:1]); herr != nil {
+		t.Fatal(herr)
+	}
+	p, herr := s.createProcess(me, []string{h[0], `{"CommandLine":"cmd /c ping -n 30 127.0.0.1"}`})
+	if herr != nil {
+		t.Fatal(herr)
+	}
+	if _, herr := s.stopSystem(me, h[:1], "Forced"); herr != nil {
+		t.Fatal(herr)
+	}
+	listed := func() bool {
+		for _, sys := range s.Systems() {
+			if sys.ID == "lasthandle" {
+				return true
+			}
+		}
+		return false
+	}
+	if _, herr := s.closeHandle(me, h[:1]); herr != nil || !listed() {
+		t.Fatalf("closing the system's handle while its process's is open: %v, listed %v", herr, listed())
+	}
+	if _, herr := s.closeHandle(me, p[:1]); herr != nil || listed() {
+		t.Fatalf("closing the last (process) handle: %v, still listed %v", herr, listed())
 	}
 }
