@@ -1,12 +1,14 @@
 package windowse2e
 
 import (
+	"context"
 	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // crictl runs crictl.exe (cri-tools, built by hack/windows-e2e.sh) against
@@ -15,10 +17,19 @@ func crictl(t *testing.T, e *env, args ...string) string {
 	t.Helper()
 	ep := "npipe://" + strings.ReplaceAll(e.pipe, `\`, "/")
 	all := append([]string{"--runtime-endpoint", ep, "--image-endpoint", ep, "--timeout", "60s"}, args...)
-	cmd := exec.Command(filepath.Join(e.bin, "crictl.exe"), all...)
+	// A bound on each call: once (1 run in ~16) a crictl.exe that had
+	// exited stayed a zombie whose exit Wine never reported, and the test
+	// waited until go test's timeout; now that fails here, saying so.
+	c, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(c, filepath.Join(e.bin, "crictl.exe"), all...)
+	cmd.WaitDelay = 5 * time.Second
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
+	if c.Err() != nil {
+		t.Fatalf("crictl %s: no answer within 2 minutes (%v)\n%s%s", strings.Join(args, " "), err, out, stderr.String())
+	}
 	if err != nil {
 		t.Fatalf("crictl %s: %v\n%s%s", strings.Join(args, " "), err, out, stderr.String())
 	}
