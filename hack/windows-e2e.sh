@@ -2,8 +2,9 @@
 # Runs the Windows end-to-end test (test/windows) under Wine: builds the
 # emulated HCS/HCN DLLs (test/hcsemu/dll) into a Wine prefix of its own,
 # wincri.exe, the real containerd-shim-runhcs-v1.exe, the real win-bridge
-# and host-local CNI plugins, an unmodified kubelet.exe and crictl.exe and
-# the test's winproc.exe, then runs the GOOS=windows test binary with wine.
+# and host-local CNI plugins, an unmodified kubelet.exe, crictl.exe and
+# critest.exe, and the test's winproc.exe and wincmd.exe, then runs the
+# GOOS=windows test binary with wine.
 # Extra arguments go to go test (e.g. -run TestWindowsPod). The network
 # package's tests run here too, TestRealHCN against the emulated HCN.
 set -euo pipefail
@@ -13,6 +14,21 @@ cd "$repo"
 export WINEPREFIX=${WINCRI_WINE_PREFIX:-/var/tmp/wincri-winemu-prefix}
 export WINEDLLOVERRIDES="computecore,vmcompute,computenetwork=n"
 cache=${WINDOWS_CACHE:-/var/tmp/wincri-windows}
+# The emulator changes the host for what it emulates: it bind-mounts mapped
+# directories into container roots in the prefix and puts HCN endpoint
+# addresses on lo (label lo:hcsemu), and undoes both. A run that was killed
+# leaves them: undo before and after, so nothing removes a root through a
+# mount and no stale address answers for a pod.
+host_leftovers() {
+  awk -v p="$WINEPREFIX/" 'index($2, p) == 1 {print $2}' /proc/mounts | sort -r | while read -r m; do
+    umount -l "$(printf '%b' "$m")" && echo "windows-e2e: unmounted a leftover mapped directory: $m" >&2
+  done
+  ip -o -4 addr show dev lo label lo:hcsemu | awk '{print $4}' | while read -r a; do
+    ip addr del "$a" dev lo && echo "windows-e2e: removed a leftover endpoint address: $a" >&2
+  done
+}
+host_leftovers
+trap host_leftovers EXIT
 ../shared/wine/setup.sh >&2
 # The node is Windows Server 2022 (10.0.20348, server product type): the
 # shim gates features on the build (e.g. CPU updates need 20H2+).
@@ -44,6 +60,7 @@ mkdir -p "$out/cni"
 {
   GOOS=windows go build $flags -o "$out/wincri.exe" ./cmd/wincri
   GOOS=windows go build $flags -o "$out/winproc.exe" ./test/windows/winproc
+  GOOS=windows go build $flags -o "$out/wincmd.exe" ./test/windows/wincmd
 }
 # The CNI plugins at the version go.mod pins, built in a scratch module
 # (win-bridge needs modules wincri does not), cached by version.
@@ -63,18 +80,23 @@ shim=$(RUNHCS_OVERLAY="$wine_overlay" hack/runhcs/build.sh)
 cp "$shim" "$out/containerd-shim-runhcs-v1.exe"
 kubelet=$(KUBELET_GOOS=windows KUBELET_OVERLAY="$wine_overlay" hack/build-kubelet.sh)
 cp "$kubelet" "$out/kubelet.exe"
-# crictl.exe at the version hack/install-deps.sh installs on Linux.
+# crictl.exe and critest.exe (a ginkgo test binary: go test -c) at the
+# version hack/install-deps.sh installs on Linux, built in a scratch module.
 crictl_version=$(sed -n 's/^CRICTL_VERSION=\${CRICTL_VERSION:-\(v[0-9.]*\)}$/\1/p' hack/install-deps.sh)
-crictl=$cache/crictl-$crictl_version.exe
-if [ ! -f "$crictl" ]; then
-  work=$(mktemp -d)
-  printf 'module wincri.local/crictl\n\ngo 1.26\n\nrequire sigs.k8s.io/cri-tools %s\n' "$crictl_version" > "$work/go.mod"
-  printf 'package main\n\nimport _ "sigs.k8s.io/cri-tools/pkg/version"\n\nfunc main() {}\n' > "$work/main.go"
-  (cd "$work" && GOFLAGS=-mod=mod GOOS=windows go build -trimpath -overlay="$wine_overlay" \
-    -ldflags "-X sigs.k8s.io/cri-tools/pkg/version.Version=${crictl_version#v}" -o "$crictl.tmp" sigs.k8s.io/cri-tools/cmd/crictl)
-  rm -rf "$work" && mv "$crictl.tmp" "$crictl"
-fi
-cp "$crictl" "$out/crictl.exe"
+critools() { # NAME GO-COMMAND...
+  local bin=$cache/$1-$crictl_version.exe work
+  if [ ! -f "$bin" ]; then
+    work=$(mktemp -d)
+    printf 'module wincri.local/critools\n\ngo 1.26\n\nrequire sigs.k8s.io/cri-tools %s\n' "$crictl_version" > "$work/go.mod"
+    printf 'package main\n\nimport _ "sigs.k8s.io/cri-tools/pkg/version"\n\nfunc main() {}\n' > "$work/main.go"
+    (cd "$work" && GOFLAGS=-mod=mod GOOS=windows go "${@:2}" -trimpath -overlay="$wine_overlay" \
+      -ldflags "-X sigs.k8s.io/cri-tools/pkg/version.Version=${crictl_version#v}" -o "$bin.tmp" "sigs.k8s.io/cri-tools/cmd/$1")
+    rm -rf "$work" && mv "$bin.tmp" "$bin"
+  fi
+  cp "$bin" "$out/$1.exe"
+}
+critools crictl build
+critools critest test -c
 export WINCRI_WINDOWS_E2E="Z:${out//\//\\}"
 # shellcheck disable=SC2086
 WINCRI_HCSEMU=1 GOOS=windows go test $flags -exec "$repo/../shared/wine/wine-exec.sh" -count=1 -p 1 -timeout 25m ./network/ ./test/hcsemu/ ./test/windows/ "$@"

@@ -196,6 +196,13 @@ func (s *Server) hcnCreate(pid uint32, a []string) ([]string, *hcsError) {
 		}
 	}
 	s.hcn[kind][id] = o
+	if kind == "endpoint" {
+		if herr := s.syncEndpoint(id, o); herr != nil {
+			delete(s.hcn[kind], id)
+			_ = s.syncEndpoint(id, nil)
+			return nil, herr
+		}
+	}
 	return []string{strconv.FormatUint(s.newHandle(pid, &handle{hcnKind: kind, hcnID: id}), 10), ""}, nil
 }
 
@@ -300,7 +307,15 @@ func (s *Server) hcnModify(pid uint32, a []string) ([]string, *hcsError) {
 			policies = append(policies[:i:i], policies[i+1:]...)
 		}
 	}
+	old := o["Policies"]
 	o["Policies"] = policies
+	if kind == "endpoint" {
+		if herr := s.syncEndpoint(fmt.Sprint(o["ID"]), o); herr != nil {
+			o["Policies"] = old
+			_ = s.syncEndpoint(fmt.Sprint(o["ID"]), o)
+			return nil, herr
+		}
+	}
 	return []string{""}, nil
 }
 
@@ -371,6 +386,9 @@ func (s *Server) hcnDelete(_ uint32, a []string) ([]string, *hcsError) {
 		for _, ns := range s.hcn["namespace"] {
 			_ = s.modifyNamespace(ns, modifyRequest{ResourceType: "Endpoint", RequestType: "Remove",
 				Settings: json.RawMessage(fmt.Sprintf(`{"EndpointId":%q}`, id))})
+		}
+		if herr := s.syncEndpoint(id, nil); herr != nil {
+			return nil, herr
 		}
 	}
 	delete(s.hcn[kind], id)

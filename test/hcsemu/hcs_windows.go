@@ -29,9 +29,9 @@ type system struct {
 	started time.Time
 	procs   map[uint32]*process
 	exit    string
-	job     windows.Handle  // the silo's stand-in: every process of the system
-	limits  Limits          // what modify requests set
-	mapped  map[string]bool // container paths (lower case) a directory is mapped at
+	job     windows.Handle    // the silo's stand-in: every process of the system
+	limits  Limits            // what modify requests set
+	mounts  map[string]*mount // mapped directories in place, by container path (lower case)
 }
 
 func (s *Server) registerHCS() {
@@ -201,12 +201,19 @@ func (s *Server) checkSystem(sys *system) *hcsError {
 	}
 	s.mu.Unlock()
 	sys.root = root
-	sys.mapped = map[string]bool{}
+	sys.mounts = map[string]*mount{}
+	seen := map[string]bool{}
 	for _, m := range c.MappedDirectories {
 		if host := volumePathToDrive(m.HostPath); !isDir(host) && !isFile(host) {
 			return fail(hrPathNotFound, "mapped directory host path %q does not exist", m.HostPath)
 		}
-		sys.mapped[strings.ToLower(m.ContainerPath)] = true
+		// Two mappings at one container path: what HCS does is not
+		// known here, so refused (docs/windows.md).
+		if k := strings.ToLower(m.ContainerPath); seen[k] {
+			return fail(hrInvalidArg, "two mapped directories at %s", m.ContainerPath)
+		} else {
+			seen[k] = true
+		}
 	}
 	if c.Networking != nil && c.Networking.Namespace != "" {
 		if s.hcnObject("namespace", c.Networking.Namespace) == nil {
@@ -302,10 +309,24 @@ func (s *Server) startSystem(pid uint32, a []string) ([]string, *hcsError) {
 		return nil, err
 	}
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if sys.state != "Created" {
+		s.mu.Unlock()
 		return nil, fail(hrInvalidState, "compute system %s is %s, not Created", sys.id, sys.state)
 	}
+	sys.state = "Starting"
+	s.mu.Unlock()
+	mounts, herr := sys.mountAll() // outside the lock: it runs mount(8)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if herr != nil {
+		sys.state = "Created"
+		return nil, herr
+	}
+	if sys.state != "Starting" { // stopped meanwhile
+		unmountAll(mounts)
+		return nil, fail(hrInvalidState, "compute system %s was stopped while it started", sys.id)
+	}
+	sys.mounts = mounts
 	sys.state, sys.started = "Running", time.Now()
 	return []string{""}, nil
 }
@@ -335,6 +356,7 @@ func (s *Server) stopSystem(pid uint32, a []string, exitType string) ([]string, 
 	}
 	s.mu.Unlock()
 	sys.killAll(procs)
+	sys.unmountAll()
 	data, _ := json.Marshal(map[string]any{"Status": 0, "ExitType": exitType})
 	go func() {
 		for _, h := range hs {
@@ -474,6 +496,7 @@ func serviceProperties(_ uint32, a []string) ([]string, *hcsError) {
 // dropSystem forgets a system (s.mu held) and closes its job object.
 func (s *Server) dropSystem(sys *system) {
 	delete(s.systems, sys.id)
+	sys.unmountAll()
 	if sys.job != 0 {
 		windows.CloseHandle(sys.job)
 		sys.job = 0

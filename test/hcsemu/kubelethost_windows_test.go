@@ -11,6 +11,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 	"unsafe"
 
 	"github.com/Microsoft/hcsshim"
@@ -243,8 +244,10 @@ func pdhChecks() error {
 	if items, r := array(committed); r != 0 || len(items) != 1 || items[0].Value <= 0 {
 		return fmt.Errorf("Committed Bytes: %+v %#x", items, r)
 	}
-	for i := 0; i < 20000000; i++ { // some CPU time between the samples
-		_ = i * i
+	// Some CPU time between the samples: 200 ms of spinning, well above
+	// /proc/stat's 10 ms ticks that Wine's GetSystemTimes reads (a fixed
+	// loop count took too little once and the rate read 0).
+	for end := time.Now().Add(200 * time.Millisecond); time.Now().Before(end); {
 	}
 	pdhCollect.Call(q)
 	items, r := array(cpu)

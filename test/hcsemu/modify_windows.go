@@ -31,13 +31,24 @@ func (s *Server) modifySystem(pid uint32, a []string) ([]string, *hcsError) {
 	// A directory is added at a container path once, and removed only
 	// from where it is mapped.
 	if p := strings.ToLower(mapped.path); p != "" {
+		m := sys.mounts[p]
 		switch {
-		case mapped.add && sys.mapped[p]:
+		case mapped.add && m != nil:
 			return nil, fail(hrAlreadyExists, "a directory is already mapped at %s", mapped.path)
-		case !mapped.add && !sys.mapped[p]:
+		case !mapped.add && m == nil:
 			return nil, fail(hrElementNotFound, "no directory is mapped at %s", mapped.path)
+		case mapped.add:
+			if m, err := sys.mountMapped(mapped.host, mapped.path, mapped.readOnly); err != nil {
+				return nil, fail(hrPathNotFound, "mapping %s at %s: %v", mapped.host, mapped.path, err)
+			} else {
+				sys.mounts[p] = m
+			}
+		default:
+			if err := m.unmount(); err != nil {
+				return nil, fail(hrInvalidState, "unmapping %s: %v", mapped.path, err)
+			}
+			delete(sys.mounts, p)
 		}
-		sys.mapped[p] = mapped.add
 	}
 	if lim.MemoryMB != 0 {
 		sys.limits.MemoryMB = lim.MemoryMB
@@ -60,8 +71,9 @@ type Processor struct{ Count, Maximum, Weight int32 }
 
 // mapChange is a mapped directory's add or remove at a container path.
 type mapChange struct {
-	path string
-	add  bool
+	path, host string
+	readOnly   bool
+	add        bool
 }
 
 // checkModify decodes a modify request (hcsshim's ModifySettingRequest) and
@@ -117,7 +129,7 @@ func checkModify(doc string) (lim Limits, mapped mapChange, herr *hcsError) {
 		if _, err := os.Stat(md.HostPath); req.RequestType == "Add" && err != nil {
 			return lim, mapped, fail(hrPathNotFound, "%s: %v", req.ResourcePath, err)
 		}
-		mapped = mapChange{path: md.ContainerPath, add: req.RequestType == "Add"}
+		mapped = mapChange{path: md.ContainerPath, host: md.HostPath, readOnly: md.ReadOnly, add: req.RequestType == "Add"}
 	default:
 		return lim, mapped, fail(hrInvalidArg, "modify of %q (%s): not emulated; refused (docs/windows.md)", req.ResourcePath, req.RequestType)
 	}

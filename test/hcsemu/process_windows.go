@@ -2,6 +2,7 @@ package hcsemu
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -107,7 +108,14 @@ func (s *Server) createProcess(caller uint32, a []string) ([]string, *hcsError) 
 	}
 	p, ends, err := startProcess(sys, params)
 	if err != nil {
-		return nil, fail(hrFail, "start %q: %v", params.CommandLine, err)
+		// HCS answers with the Win32 error CreateProcess had in the
+		// container (ERROR_FILE_NOT_FOUND for a missing program).
+		hr := hrFail
+		var errno syscall.Errno
+		if errors.As(err, &errno) && errno > 0 && errno < 0x10000 {
+			hr = int32(uint32(0x80070000) | uint32(errno))
+		}
+		return nil, fail(hr, "start %q: %v", params.CommandLine, err)
 	}
 	dup, err := duplicateInto(caller, ends)
 	if err != nil {
@@ -210,6 +218,15 @@ func startProcess(sys *system, params processParams) (p *process, ends [3]window
 		cmd.Dir = sys.containerPath(params.WorkingDirectory)
 	}
 	cmd.Env = os.Environ()
+	if c := sys.doc.Container; c != nil && c.GuestOs != nil && c.GuestOs.HostName != "" {
+		// A container's computer name is its host name (NetBIOS: upper
+		// case, at most 15 characters).
+		name := strings.ToUpper(c.GuestOs.HostName)
+		if len(name) > 15 {
+			name = name[:15]
+		}
+		cmd.Env = append(cmd.Env, "COMPUTERNAME="+name)
+	}
 	for k, v := range params.Environment {
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}
@@ -233,15 +250,30 @@ func startProcess(sys *system, params processParams) (p *process, ends [3]window
 	return p, ends, nil
 }
 
+// containerPATH is where a container finds a command named without a
+// path: the default PATH of a Windows Server container.
+var containerPATH = []string{`C:\Windows\System32`, `C:\Windows`, `C:\Windows\System32\WindowsPowerShell\v1.0`}
+
 // hostCommandLine maps the image of a command line that names a path in
-// the container (C:\pause.exe, \app\x.exe) to the container's root on the
-// host; other commands (cmd, ping) resolve on Wine's PATH, which stands
-// in for the container's C:\Windows\System32.
+// the container (C:\pause.exe, \app\x.exe), or a bare name found on the
+// container's default PATH in its layers (powershell, cmd), to the
+// container's root on the host; other commands (ping, a cmd the image does
+// not have) resolve on Wine's PATH, which stands in for the container's
+// C:\Windows\System32.
 func hostCommandLine(sys *system, cmdline string) (host, image string) {
 	first, rest := splitFirst(cmdline)
 	unq := strings.Trim(first, `"`)
-	mapped := sys.containerPath(unq)
-	if mapped != unq {
+	candidates := []string{unq}
+	if !strings.ContainsAny(unq, `\/:`) {
+		for _, dir := range containerPATH {
+			candidates = append(candidates, dir+`\`+unq)
+		}
+	}
+	for _, cand := range candidates {
+		mapped := sys.containerPath(cand)
+		if mapped == cand {
+			continue
+		}
 		for _, c := range []string{mapped, mapped + ".exe"} {
 			if isFile(c) {
 				return syscall.EscapeArg(c) + rest, c

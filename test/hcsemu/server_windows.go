@@ -77,6 +77,7 @@ type Server struct {
 	fns     map[string]handler
 	watched map[uint32]bool
 	procs   []*process // every process started, also of removed systems
+	dp      dataplane  // endpoint addresses and port mappings on the host
 }
 
 type eventConn struct {
@@ -110,6 +111,7 @@ func Start() (*Server, error) {
 	s.registerHCS()
 	s.registerLayers()
 	s.registerHCN()
+	s.registerCompartment()
 	os.Setenv("HCSEMU_ADDR", s.Addr)
 	if err := os.WriteFile(addrFile(), []byte(s.Addr+"\n"), 0o644); err != nil {
 		ln.Close()
@@ -135,6 +137,12 @@ func (s *Server) Close() {
 	for _, p := range procs {
 		p.kill()
 	}
+	s.mu.Lock()
+	for _, sys := range s.systems {
+		sys.unmountAll()
+	}
+	s.mu.Unlock()
+	s.closeDataplane()
 	s.ln.Close()
 	os.Remove(addrFile())
 }

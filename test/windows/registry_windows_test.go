@@ -99,7 +99,19 @@ func windowsLayer(t *testing.T, files []layerFile) (gz []byte, diffID string) {
 			t.Fatal(err)
 		}
 	}
+	seen := map[string]bool{}
 	for _, f := range files {
+		// Parent directories first, as hcsshim's layer writer needs them.
+		parts := strings.Split(f.name, "/")
+		for i := 1; i < len(parts); i++ {
+			d := "Files/" + strings.Join(parts[:i], "/")
+			if !seen[d] {
+				seen[d] = true
+				if err := tw.WriteHeader(&tar.Header{Name: d, Typeflag: tar.TypeDir, Mode: 0o755, Format: tar.FormatPAX}); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
 		h := &tar.Header{Name: "Files/" + f.name, Typeflag: tar.TypeReg, Mode: 0o755, Size: int64(len(f.data)), Format: tar.FormatPAX}
 		if err := tw.WriteHeader(h); err != nil {
 			t.Fatal(err)
@@ -122,7 +134,13 @@ func (r *registry) pushWindowsImage(t *testing.T, name, tag, winproc string, cmd
 	if err != nil {
 		t.Fatal(err)
 	}
-	layer, diffID := windowsLayer(t, []layerFile{{"winproc.exe", exe}})
+	return r.pushImage(t, name, []string{tag}, []layerFile{{"winproc.exe", exe}}, cmd, argsEscaped)
+}
+
+// pushImage stores a one-layer Windows image of files under name with
+// each tag and returns the reference of the first.
+func (r *registry) pushImage(t *testing.T, name string, tags []string, files []layerFile, cmd []string, argsEscaped bool) string {
+	layer, diffID := windowsLayer(t, files)
 	ld, ls := r.add(layer)
 	cfg := map[string]any{
 		"architecture": "amd64", "os": "windows",
@@ -139,7 +157,9 @@ func (r *registry) pushWindowsImage(t *testing.T, name, tag, winproc string, cmd
 	mb, _ := json.Marshal(man)
 	md, _ := r.add(mb)
 	r.mu.Lock()
-	r.refs[name+":"+tag] = md
+	for _, tag := range tags {
+		r.refs[name+":"+tag] = md
+	}
 	r.mu.Unlock()
-	return r.addr + "/" + name + ":" + tag
+	return r.addr + "/" + name + ":" + tags[0]
 }

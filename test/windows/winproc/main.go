@@ -10,11 +10,13 @@
 //	winproc exit N        exit with code N
 //	winproc failonce FILE exit 1 and create FILE if it does not exist, else 0
 //	                      (a probe that fails once)
+//	winproc serve PORT    answer HTTP on PORT (the web server image)
 package main
 
 import (
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"strconv"
 	"time"
@@ -22,7 +24,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: winproc pause|tick|burn|burnfor|env|cat|exit|failonce")
+		fmt.Fprintln(os.Stderr, "usage: winproc pause|tick|burn|burnfor|env|cat|exit|failonce|serve")
 		os.Exit(2)
 	}
 	switch os.Args[1] {
@@ -73,6 +75,12 @@ func main() {
 		}
 		f.Close()
 		fmt.Fprintln(os.Stderr, "failing once")
+		os.Exit(1)
+	case "serve":
+		err := http.ListenAndServe(":"+os.Args[2], http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			fmt.Fprintln(w, "winproc serves")
+		}))
+		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	default:
 		fmt.Fprintf(os.Stderr, "unknown mode %q\n", os.Args[1])

@@ -1,0 +1,178 @@
+package hcsemu
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+	"unsafe"
+
+	"golang.org/x/sys/windows"
+)
+
+// A mapped directory appears inside a container at its container path, as
+// the silo's bind filter shows it: the emulator bind-mounts the host path
+// over ROOT\ContainerPath (read-only when ReadOnly is set) with the host's
+// mount(8), which Wine runs as a Unix program, and unmounts it when the
+// system stops, when the mapping is removed and when the emulator closes.
+// The root is a plain directory, so without the unmount a later removal of
+// it would reach into the host directory: every path out unmounts first.
+
+var (
+	kernel32             = windows.NewLazySystemDLL("kernel32.dll")
+	procWineUnixFileName = kernel32.NewProc("wine_get_unix_file_name")
+)
+
+// mount is one mapping in place.
+type mount struct {
+	target string // the Unix path of ROOT\ContainerPath
+	host   string // the Unix path of the host directory or file
+}
+
+// unixPath is Wine's Unix path of a Windows path.
+func unixPath(p string) (string, error) {
+	if err := procWineUnixFileName.Find(); err != nil {
+		return "", fmt.Errorf("not under Wine: mapped directories cannot be shown in a container here: %v", err)
+	}
+	w, err := windows.UTF16PtrFromString(p)
+	if err != nil {
+		return "", err
+	}
+	r, _, _ := procWineUnixFileName.Call(uintptr(unsafe.Pointer(w)))
+	if r == 0 {
+		return "", fmt.Errorf("%s has no Unix path", p)
+	}
+	s := windows.BytePtrToString((*byte)(*(*unsafe.Pointer)(unsafe.Pointer(&r))))
+	heapFree(r)
+	if strings.ContainsAny(s, "'\n") {
+		return "", fmt.Errorf("%q: a quote or newline in a path is refused", s)
+	}
+	return s, nil
+}
+
+var (
+	procGetProcessHeap = kernel32.NewProc("GetProcessHeap")
+	procHeapFree       = kernel32.NewProc("HeapFree")
+)
+
+func heapFree(p uintptr) {
+	h, _, _ := procGetProcessHeap.Call()
+	procHeapFree.Call(h, 0, p)
+}
+
+// runUnix runs a POSIX shell script on the host and returns its output and
+// exit status. Wine starts a Unix program without a Windows process to wait
+// for, so the script reports its status in a file the emulator waits for.
+func runUnix(script string) (string, error) {
+	dir, err := os.MkdirTemp("", "hcsemu-unix-")
+	if err != nil {
+		return "", err
+	}
+	defer os.RemoveAll(dir)
+	ud, err := unixPath(dir)
+	if err != nil {
+		return "", err
+	}
+	full := fmt.Sprintf("(%s) >'%s/out' 2>&1; echo $? >'%s/status.tmp'; mv '%s/status.tmp' '%s/status'", script, ud, ud, ud, ud)
+	cl, err := windows.UTF16PtrFromString(`Z:\bin\sh -c ` + syscall.EscapeArg(full))
+	if err != nil {
+		return "", err
+	}
+	var si windows.StartupInfo
+	si.Cb = uint32(unsafe.Sizeof(si))
+	var pi windows.ProcessInformation
+	if err := windows.CreateProcess(nil, cl, nil, nil, false, 0, nil, nil, &si, &pi); err != nil {
+		return "", fmt.Errorf("starting /bin/sh: %v", err)
+	}
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		st, err := os.ReadFile(filepath.Join(dir, "status"))
+		if err != nil {
+			continue
+		}
+		out, _ := os.ReadFile(filepath.Join(dir, "out"))
+		if code := strings.TrimSpace(string(st)); code != "0" {
+			return string(out), fmt.Errorf("%s: exit status %s: %s", script, code, strings.TrimSpace(string(out)))
+		}
+		return string(out), nil
+	}
+	return "", fmt.Errorf("%s: no status after 30s", script)
+}
+
+// mountMapped bind-mounts a mapped directory (or file) at its container
+// path in the system's root.
+func (sys *system) mountMapped(hostPath, containerPath string, readOnly bool) (*mount, error) {
+	host := volumePathToDrive(hostPath)
+	fi, err := os.Stat(host)
+	if err != nil {
+		return nil, err
+	}
+	target := sys.containerPath(containerPath)
+	if target == containerPath {
+		return nil, fmt.Errorf("container path %q is not in the container", containerPath)
+	}
+	if fi.IsDir() {
+		err = os.MkdirAll(target, 0o755)
+	} else if err = os.MkdirAll(filepath.Dir(target), 0o755); err == nil {
+		var f *os.File
+		if f, err = os.OpenFile(target, os.O_CREATE|os.O_WRONLY, 0o644); err == nil {
+			f.Close()
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	m := &mount{}
+	if m.host, err = unixPath(host); err != nil {
+		return nil, err
+	}
+	if m.target, err = unixPath(target); err != nil {
+		return nil, err
+	}
+	opts := "--bind"
+	if readOnly {
+		opts = "--bind -o ro"
+	}
+	if _, err := runUnix(fmt.Sprintf("mount %s '%s' '%s'", opts, m.host, m.target)); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+func (m *mount) unmount() error {
+	// A lazy unmount if a process of the system still holds it: the
+	// mapping leaves the root at once either way.
+	_, err := runUnix(fmt.Sprintf("umount '%s' || umount -l '%s'", m.target, m.target))
+	return err
+}
+
+// mountAll maps the document's directories at start; on a failure the
+// ones mounted are unmounted.
+func (sys *system) mountAll() (map[string]*mount, *hcsError) {
+	mounts := map[string]*mount{}
+	for _, md := range sys.doc.Container.MappedDirectories {
+		m, err := sys.mountMapped(md.HostPath, md.ContainerPath, md.ReadOnly)
+		if err != nil {
+			unmountAll(mounts)
+			return nil, fail(hrPathNotFound, "mapping %s at %s: %v", md.HostPath, md.ContainerPath, err)
+		}
+		mounts[strings.ToLower(md.ContainerPath)] = m
+	}
+	return mounts, nil
+}
+
+// unmountAll undoes every mapping of the system (with the server's lock
+// held, or once the system is stopped and no longer changes); it is safe to
+// call again.
+func (sys *system) unmountAll() { unmountAll(sys.mounts) }
+
+func unmountAll(mounts map[string]*mount) {
+	for k, m := range mounts {
+		if err := m.unmount(); err != nil {
+			fmt.Fprintf(os.Stderr, "hcsemu: %v\n", err)
+			continue // kept: Close tries again
+		}
+		delete(mounts, k)
+	}
+}
