@@ -122,13 +122,18 @@ platform = "windows"
 options = { SandboxIsolation = 1, ScrubLogs = true, ScaleCpuLimitsToSandbox = true, IoRetryTimeoutInSec = 300 }
 pod_annotations = ["io.microsoft.virtualmachine.*"]
 container_annotations = ["io.microsoft.container.*"]
+[runtimes.runhcs-wcow-hypervisor-cpu]
+shim = %q
+platform = "windows"
+options = { SandboxIsolation = 1, ScrubLogs = true, IoRetryTimeoutInSec = 300 }
+pod_annotations = ["io.microsoft.virtualmachine.computetopology.processor.*"]
 [registry]
 config_path = %q
 [cni]
 bin_dirs = [%q]
 conf_dir = %q
 `, filepath.Join(e.dir, "root"), filepath.Join(e.dir, "state"), strings.ReplaceAll(e.pipe, `\`, "/"), e.reg.addr,
-		shim, shim, filepath.Join(e.dir, "certs.d"), filepath.Join(e.bin, "cni"), cniConf))
+		shim, shim, shim, filepath.Join(e.dir, "certs.d"), filepath.Join(e.bin, "cni"), cniConf))
 }
 
 func write(t *testing.T, path, s string) {
