@@ -202,8 +202,9 @@ func startProcess(sys *system, params processParams) (p *process, ends [3]window
 		}
 	}
 	host, image := hostCommandLine(sys, params.CommandLine)
-	cmd := &exec.Cmd{Path: image, SysProcAttr: &syscall.SysProcAttr{CmdLine: host,
-		CreationFlags: windows.CREATE_NEW_PROCESS_GROUP}}
+	// Not a new process group: that would disable CTRL_C for the process,
+	// and a container's processes take every console control event.
+	cmd := &exec.Cmd{Path: image, SysProcAttr: &syscall.SysProcAttr{CmdLine: host}}
 	if files[0] != nil {
 		cmd.Stdin = files[0]
 	}
@@ -393,17 +394,15 @@ func (s *Server) signalProcess(pid uint32, a []string) ([]string, *hcsError) {
 	if jerr := json.Unmarshal([]byte(a[1]), &opts); jerr != nil {
 		return nil, fail(hrInvalidJSON, "signal options: %v", jerr)
 	}
-	switch opts.Signal {
-	case "CtrlC", "CtrlBreak", "CtrlClose", "CtrlLogOff", "CtrlShutdown":
-	default:
+	event, ok := ctrlEvents[opts.Signal]
+	if !ok {
 		return nil, fail(hrInvalidArg, "unknown signal %q", opts.Signal)
 	}
 	if p.exited.Load() {
 		return nil, fail(hrProcessStopped, "process %d already exited", p.pid)
 	}
-	if h, herr := windows.OpenProcess(windows.PROCESS_TERMINATE, false, p.pid); herr == nil {
-		_ = windows.TerminateProcess(h, 0xC000013A)
-		windows.CloseHandle(h)
+	if err := sendCtrlEvent(p.pid, event); err != nil {
+		return nil, fail(hrFail, "signal %s to process %d: %v", opts.Signal, p.pid, err)
 	}
 	return []string{""}, nil
 }

@@ -11,6 +11,9 @@
 //	winproc failonce FILE exit 1 and create FILE if it does not exist, else 0
 //	                      (a probe that fails once)
 //	winproc serve PORT    answer HTTP on PORT (the web server image)
+//	winproc holdterm      print every console control event it gets ("got
+//	                      terminated", ...) and keep running (a process that
+//	                      ignores a graceful stop)
 package main
 
 import (
@@ -18,13 +21,15 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"os/signal"
+	"syscall"
 	"strconv"
 	"time"
 )
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: winproc pause|tick|burn|burnfor|env|cat|exit|failonce|serve")
+		fmt.Fprintln(os.Stderr, "usage: winproc pause|tick|burn|burnfor|env|cat|exit|failonce|serve|holdterm")
 		os.Exit(2)
 	}
 	switch os.Args[1] {
@@ -76,6 +81,13 @@ func main() {
 		f.Close()
 		fmt.Fprintln(os.Stderr, "failing once")
 		os.Exit(1)
+	case "holdterm":
+		c := make(chan os.Signal, 4)
+		signal.Notify(c, os.Interrupt, syscall.SIGTERM)
+		fmt.Println("holding")
+		for sig := range c {
+			fmt.Println("got", sig)
+		}
 	case "serve":
 		err := http.ListenAndServe(":"+os.Args[2], http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 			fmt.Fprintln(w, "winproc serves")

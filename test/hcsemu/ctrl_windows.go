@@ -1,0 +1,54 @@
+package hcsemu
+
+import (
+	"fmt"
+
+	"golang.org/x/sys/windows"
+)
+
+// Console control events reach a container's process as Windows delivers
+// them: the system starts a thread in the process at kernelbase's
+// CtrlRoutine with the event, which runs the process's handlers (a handler
+// that returns TRUE keeps the process running) and otherwise ends the
+// process with STATUS_CONTROL_C_EXIT. After a close, log-off or shutdown
+// event, Windows ends the process once its handlers return; a handler that
+// never returns keeps it running until the caller terminates it (Windows
+// would end it after its own timeout, which the emulator leaves to the
+// caller). kernelbase is at the same address in every process, as on
+// Windows, so the emulator's own CtrlRoutine address is the target's.
+// (GenerateConsoleCtrlEvent cannot do this under Wine: it fails with
+// "Invalid access" for a process group of another console.)
+
+var (
+	procCtrlRoutine        = windows.NewLazySystemDLL("kernelbase.dll").NewProc("CtrlRoutine")
+	procCreateRemoteThread = kernel32.NewProc("CreateRemoteThread")
+)
+
+// ctrlEvents are HCS's signal names (hcsshim's SignalValueWCOW*) and the
+// CTRL_*_EVENT codes.
+var ctrlEvents = map[string]uintptr{"CtrlC": 0, "CtrlBreak": 1, "CtrlClose": 2, "CtrlLogOff": 5, "CtrlShutdown": 6}
+
+func sendCtrlEvent(pid uint32, event uintptr) error {
+	if err := procCtrlRoutine.Find(); err != nil {
+		return err
+	}
+	h, err := windows.OpenProcess(windows.PROCESS_CREATE_THREAD|windows.PROCESS_QUERY_INFORMATION|windows.PROCESS_VM_OPERATION|
+		windows.PROCESS_VM_WRITE|windows.PROCESS_VM_READ|windows.PROCESS_TERMINATE|windows.SYNCHRONIZE, false, pid)
+	if err != nil {
+		return err
+	}
+	th, _, cerr := procCreateRemoteThread.Call(uintptr(h), 0, 0, procCtrlRoutine.Addr(), event, 0, 0)
+	if th == 0 {
+		windows.CloseHandle(h)
+		return fmt.Errorf("CreateRemoteThread: %v", cerr)
+	}
+	go func() {
+		defer windows.CloseHandle(h)
+		defer windows.CloseHandle(windows.Handle(th))
+		_, _ = windows.WaitForSingleObject(windows.Handle(th), windows.INFINITE)
+		if event >= 2 { // close, log-off, shutdown: ended once the handlers return
+			_ = windows.TerminateProcess(h, 0xC000013A)
+		}
+	}()
+	return nil
+}
