@@ -16,7 +16,8 @@ export WINEDLLOVERRIDES="computecore,vmcompute,computenetwork=n"
 cache=${WINDOWS_CACHE:-/var/tmp/wincri-windows}
 # The emulator changes the host for what it emulates: it bind-mounts mapped
 # directories into container roots in the prefix and puts HCN endpoint
-# addresses on lo (label lo:hcsemu), and undoes both. A run that was killed
+# addresses on lo (label lo:hcsemu) with iptables rules counting their
+# traffic, and undoes all of it. A run that was killed
 # leaves them: undo before and after, so nothing removes a root through a
 # mount and no stale address answers for a pod.
 host_leftovers() {
@@ -25,6 +26,10 @@ host_leftovers() {
   done
   ip -o -4 addr show dev lo label lo:hcsemu | awk '{print $4}' | while read -r a; do
     ip addr del "$a" dev lo && echo "windows-e2e: removed a leftover endpoint address: $a" >&2
+  done
+  iptables -w -S INPUT | awk '/--comment hcsemu-/ {sub(/^-A /, ""); print}' | while read -r r; do
+    # shellcheck disable=SC2086
+    iptables -w -D $r && echo "windows-e2e: removed a leftover endpoint counting rule: $r" >&2
   done
 }
 host_leftovers

@@ -24,7 +24,8 @@ import (
 // forwarder for each PortMapping with an external port, from that port on
 // the policy's VIP (all host addresses when none) to the endpoint's address
 // and internal port. UDP mappings are recorded and not forwarded
-// (docs/windows.md). Every change is made and undone with the endpoint or
+// (docs/windows.md). The endpoint's counters (HNS endpoint statistics) are
+// those of iptables rules that count what reaches its address. Every change is made and undone with the endpoint or
 // policy, and all of it when the emulator closes.
 
 const loLabel = "lo:hcsemu"
@@ -139,21 +140,75 @@ func (s *Server) closeDataplane() {
 	}
 }
 
-// setLoopback adds or deletes addresses (as /32) on the host's loopback.
+// setLoopback adds or deletes addresses (as /32) on the host's loopback,
+// each with its two counting rules: iptables rules without a target, which
+// count and let every packet on. A connection to the endpoint's listener
+// enters INPUT addressed to the endpoint both ways (on lo the kernel gives
+// it the endpoint's address as its source too): conntrack's ORIGINAL
+// direction is what the endpoint receives, REPLY what it sends.
 func setLoopback(addrs []string, add bool) error {
 	if len(addrs) == 0 {
 		return nil
 	}
 	var script []string
 	for _, a := range addrs {
+		rules := []string{
+			fmt.Sprintf("INPUT -d %s/32 -m conntrack --ctdir ORIGINAL -m comment --comment hcsemu-rx", a),
+			fmt.Sprintf("INPUT -d %s/32 -m conntrack --ctdir REPLY -m comment --comment hcsemu-tx", a),
+		}
+		for _, r := range rules { // never twice
+			script = append(script, fmt.Sprintf("while iptables -w -D %s 2>/dev/null; do :; done", r))
+		}
 		if add {
 			script = append(script, fmt.Sprintf("ip addr replace %s/32 dev lo label %s", a, loLabel))
+			for _, r := range rules {
+				script = append(script, "iptables -w -I "+r)
+			}
 		} else {
 			script = append(script, fmt.Sprintf("ip addr del %s/32 dev lo", a))
 		}
 	}
 	_, err := runUnix(strings.Join(script, " && "))
 	return err
+}
+
+// endpointCounters are the bytes and packets an endpoint's addresses
+// received and sent, from their counting rules.
+func (s *Server) endpointCounters(id string) (rxBytes, txBytes, rxPkts, txPkts uint64, err error) {
+	s.dp.mu.Lock()
+	addrs := append([]string(nil), s.dp.addrs[strings.ToLower(id)]...)
+	s.dp.mu.Unlock()
+	if len(addrs) == 0 {
+		return 0, 0, 0, 0, nil
+	}
+	out, err := runUnix("iptables -w -nvx -L INPUT")
+	if err != nil {
+		return 0, 0, 0, 0, err
+	}
+	for _, line := range strings.Split(out, "\n") {
+		f := strings.Fields(line)
+		// pkts bytes target? prot opt in out source destination ... /* hcsemu-rx */
+		if len(f) < 9 || !strings.Contains(line, "hcsemu-") {
+			continue
+		}
+		dst := ""
+		for _, a := range addrs {
+			if strings.Contains(line, " "+a+" ") {
+				dst = a
+			}
+		}
+		if dst == "" {
+			continue
+		}
+		pkts, _ := strconv.ParseUint(f[0], 10, 64)
+		bytes, _ := strconv.ParseUint(f[1], 10, 64)
+		if strings.Contains(line, "hcsemu-rx") {
+			rxBytes, rxPkts = rxBytes+bytes, rxPkts+pkts
+		} else {
+			txBytes, txPkts = txBytes+bytes, txPkts+pkts
+		}
+	}
+	return rxBytes, txBytes, rxPkts, txPkts, nil
 }
 
 func startForwarder(listen, to string) (*forwarder, error) {

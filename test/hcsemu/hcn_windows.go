@@ -396,8 +396,8 @@ func (s *Server) hcnDelete(_ uint32, a []string) ([]string, *hcsError) {
 }
 
 // hnsCall answers the HNS v1 calls hcsshim and the kubelet still make: the
-// HNS version, the endpoint list and endpoint statistics. The counters are
-// zero: no packet moves here.
+// HNS version, the endpoint list and endpoint statistics (the counters of
+// what reached the endpoint's address on the host, dataplane_windows.go).
 func (s *Server) hnsCall(_ uint32, a []string) ([]string, *hcsError) {
 	a = argN(a, 3)
 	method, path := strings.ToUpper(a[0]), strings.ToLower(a[1])
@@ -412,8 +412,12 @@ func (s *Server) hnsCall(_ uint32, a []string) ([]string, *hcsError) {
 		if s.hcnObject("endpoint", id) == nil {
 			return nil, fail(hrElementNotFound, "endpoint %s not found", id)
 		}
-		out = map[string]any{"EndpointID": id, "BytesReceived": 0, "BytesSent": 0,
-			"DroppedPacketsIncoming": 0, "DroppedPacketsOutgoing": 0, "PacketsReceived": 0, "PacketsSent": 0}
+		rx, tx, rxp, txp, err := s.endpointCounters(id)
+		if err != nil {
+			return nil, fail(hrFail, "endpoint %s counters: %v", id, err)
+		}
+		out = map[string]any{"EndpointID": id, "BytesReceived": rx, "BytesSent": tx,
+			"DroppedPacketsIncoming": 0, "DroppedPacketsOutgoing": 0, "PacketsReceived": rxp, "PacketsSent": txp}
 	default:
 		return nil, fail(hrNotImpl, "HNS v1 %s %s is not emulated", method, path)
 	}

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/Microsoft/hcsshim"
 	"github.com/Microsoft/hcsshim/hcn"
 )
 
@@ -102,8 +103,8 @@ func TestMappedDirectoriesInTheContainer(t *testing.T) {
 // TestEndpointAddressAndPortMapping: an endpoint's address reaches what
 // listens on the host stack (where container processes listen here) while
 // the endpoint exists; a PortMapping forwards its external port to it; a
-// second mapping of a taken port is refused; deleting the endpoint undoes
-// both.
+// second mapping of a taken port is refused; the endpoint's HNS statistics
+// count the traffic; deleting the endpoint undoes all of it.
 func TestEndpointAddressAndPortMapping(t *testing.T) {
 	s := start(t)
 	if _, err := s.AddNetwork(`{"Name":"dp","Type":"L2Bridge","SchemaVersion":{"Major":2,"Minor":0},
@@ -159,6 +160,10 @@ func TestEndpointAddressAndPortMapping(t *testing.T) {
 	podAddr, hostAddr := fmt.Sprintf("10.94.0.7:%d", inner), fmt.Sprintf("127.0.0.1:%d", outer)
 	if !answers(podAddr) || !answers(hostAddr) {
 		t.Fatalf("with the endpoint: its address answers %v, the mapped host port %v; want both", answers(podAddr), answers(hostAddr))
+	}
+	stats, err := hcsshim.GetHNSEndpointStats(ep.Id)
+	if err != nil || stats.BytesReceived == 0 || stats.BytesSent == 0 || stats.PacketsReceived == 0 || stats.PacketsSent == 0 {
+		t.Fatalf("endpoint statistics after traffic: %+v %v; want every counter moved", stats, err)
 	}
 	if _, err := network.CreateEndpoint(&hcn.HostComputeEndpoint{Name: "b", IpConfigurations: []hcn.IpConfig{{IpAddress: "10.94.0.8", PrefixLength: 16}},
 		Policies: []hcn.EndpointPolicy{pm(outer)}}); err == nil {
