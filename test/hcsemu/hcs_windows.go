@@ -44,7 +44,7 @@ func (s *Server) registerHCS() {
 	s.fns["HcsCloseComputeSystem"] = s.closeHandle
 	s.fns["HcsCloseProcess"] = s.closeHandle
 	s.fns["HcsStartComputeSystem"] = s.startSystem
-	s.fns["HcsShutDownComputeSystem"] = func(pid uint32, a []string) ([]string, *hcsError) { return s.stopSystem(pid, a, "GracefulExit") }
+	s.fns["HcsShutDownComputeSystem"] = s.shutdownSystem
 	s.fns["HcsTerminateComputeSystem"] = func(pid uint32, a []string) ([]string, *hcsError) { return s.stopSystem(pid, a, "Forced") }
 	s.fns["HcsPauseComputeSystem"] = s.unsupported("pausing a process-isolated container")
 	s.fns["HcsResumeComputeSystem"] = s.unsupported("resuming a process-isolated container")
@@ -338,6 +338,10 @@ func (s *Server) stopSystem(pid uint32, a []string, exitType string) ([]string, 
 	if err != nil {
 		return nil, err
 	}
+	return s.stop(sys, exitType)
+}
+
+func (s *Server) stop(sys *system, exitType string) ([]string, *hcsError) {
 	s.mu.Lock()
 	if sys.state == "Stopped" {
 		s.mu.Unlock()
@@ -361,6 +365,51 @@ func (s *Server) stopSystem(pid uint32, a []string, exitType string) ([]string, 
 	go func() {
 		for _, h := range hs {
 			s.emit(h, eventSystemExited, string(data))
+		}
+	}()
+	return []string{""}, nil
+}
+
+// shutdownSystem asks a running system to shut down as HCS does: every
+// process it started gets CTRL_SHUTDOWN_EVENT (ctrl_windows.go), and the
+// system stops (ExitType GracefulExit) when the last of them has exited. A
+// process that holds the event keeps the system running until the caller
+// terminates it (hcsshim's shim waits 30 s, then terminates). A system
+// with no process running stops at once.
+func (s *Server) shutdownSystem(pid uint32, a []string) ([]string, *hcsError) {
+	sys, err := s.systemOf(pid, argN(a, 1)[0])
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	if sys.state == "Stopped" {
+		s.mu.Unlock()
+		return nil, fail(hrAlreadyStopped, "compute system %s is already stopped", sys.id)
+	}
+	var live []*process
+	for _, p := range sys.procs {
+		if !p.exited.Load() {
+			live = append(live, p)
+		}
+	}
+	s.mu.Unlock()
+	if len(live) == 0 {
+		return s.stop(sys, "GracefulExit")
+	}
+	for _, p := range live {
+		if err := sendCtrlEvent(p.pid, ctrlEvents["CtrlShutdown"]); err != nil && !p.exited.Load() {
+			return nil, fail(hrFail, "shutdown of %s: process %d: %v", sys.id, p.pid, err)
+		}
+	}
+	go func() {
+		for _, p := range live {
+			<-p.done
+		}
+		s.mu.Lock()
+		stopped := sys.state == "Stopped" // terminated meanwhile
+		s.mu.Unlock()
+		if !stopped {
+			_, _ = s.stop(sys, "GracefulExit")
 		}
 	}()
 	return []string{""}, nil

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -257,5 +258,77 @@ func TestCommandsFromTheContainersPath(t *testing.T) {
 	}
 	if _, image := hostCommandLine(sys, `C:\Windows\System32\WindowsPowerShell\v1.0\powershell.exe -c x`); !strings.EqualFold(image, ps) {
 		t.Errorf("by its container path: image %q", image)
+	}
+}
+
+// TestGracefulShutdown: HcsShutDownComputeSystem gives each process
+// CTRL_SHUTDOWN_EVENT; a process without a handler ends, one that holds the
+// event keeps the system running until it is terminated; a system whose
+// processes all end stops as GracefulExit.
+func TestGracefulShutdown(t *testing.T) {
+	s := start(t)
+	me := uint32(os.Getpid())
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	marker := filepath.Join(t.TempDir(), "held")
+	run := func(h, mode string) *process {
+		params, _ := json.Marshal(map[string]any{"CommandLine": syscall.EscapeArg(self),
+			"Environment": map[string]string{helperEnv: mode, helperEnv + "_PATH": marker}})
+		if _, herr := s.createProcess(me, []string{h, string(params)}); herr != nil {
+			t.Fatal(herr)
+		}
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		procs := s.procs
+		return procs[len(procs)-1]
+	}
+	state := func(id string) (string, string) {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if sys := s.systems[id]; sys != nil {
+			return sys.state, sys.exit
+		}
+		return "gone", ""
+	}
+	wait := func(what string, ok func() bool) {
+		t.Helper()
+		for deadline := time.Now().Add(30 * time.Second); !ok(); time.Sleep(50 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("timed out waiting for %s", what)
+			}
+		}
+	}
+	h, _ := runningSystem(t, s, "held", `"GuestOs":{"HostName":"held"}`)
+	up := func(suffix string) func() bool {
+		return func() bool { _, err := os.Stat(marker + suffix); return err == nil }
+	}
+	holder, plain := run(h, "hold-shutdown"), run(h, "plain")
+	wait("the holder's handler", up(".ready"))
+	wait("the plain process", up(".plain"))
+	if _, herr := s.shutdownSystem(me, []string{h}); herr != nil {
+		t.Fatal(herr)
+	}
+	wait("the process without a handler to end", plain.exited.Load)
+	wait("the holding process to see the event", func() bool { _, err := os.Stat(marker); return err == nil })
+	if st, _ := state("held"); holder.exited.Load() || st != "Running" {
+		t.Fatalf("after shutdown with a process holding the event: holder exited %v, system %s; want running", holder.exited.Load(), st)
+	}
+	if _, herr := s.stopSystem(me, []string{h}, "Forced"); herr != nil {
+		t.Fatal(herr)
+	}
+	wait("the holder to be terminated", holder.exited.Load)
+
+	h2, _ := runningSystem(t, s, "plain", `"GuestOs":{"HostName":"plain"}`)
+	os.Remove(marker + ".plain")
+	run(h2, "plain")
+	wait("the second plain process", up(".plain"))
+	if _, herr := s.shutdownSystem(me, []string{h2}); herr != nil {
+		t.Fatal(herr)
+	}
+	wait("the system to stop", func() bool { st, _ := state("plain"); return st == "Stopped" })
+	if _, exit := state("plain"); exit != "GracefulExit" {
+		t.Errorf("exit type %q, want GracefulExit", exit)
 	}
 }

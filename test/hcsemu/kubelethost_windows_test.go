@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -40,6 +41,16 @@ func TestMain(m *testing.M) {
 		report(wantErrno(err, 10047)) // WSAEAFNOSUPPORT: Wine's own ws2_32
 	case "pdh":
 		report(pdhChecks())
+	case "hold-shutdown": // a container process that holds CTRL_SHUTDOWN_EVENT
+		c := make(chan os.Signal, 1)
+		signal.Notify(c, syscall.SIGTERM)
+		_ = os.WriteFile(os.Getenv(helperEnv+"_PATH")+".ready", nil, 0o644)
+		<-c
+		_ = os.WriteFile(os.Getenv(helperEnv+"_PATH"), []byte("got it"), 0o644)
+		select {}
+	case "plain": // one with no handler
+		_ = os.WriteFile(os.Getenv(helperEnv+"_PATH")+".plain", nil, 0o644)
+		select {}
 	}
 }
 
