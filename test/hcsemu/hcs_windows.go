@@ -45,6 +45,7 @@ func (s *Server) registerHCS() {
 	s.fns["HcsCloseProcess"] = s.closeHandle
 	s.fns["HcsStartComputeSystem"] = s.startSystem
 	s.fns["HcsShutDownComputeSystem"] = s.shutdownSystem
+	s.fns["HcsemuWaitStopped"] = s.waitStopped
 	s.fns["HcsTerminateComputeSystem"] = func(pid uint32, a []string) ([]string, *hcsError) { return s.stopSystem(pid, a, "Forced") }
 	s.fns["HcsPauseComputeSystem"] = s.unsupported("pausing a process-isolated container")
 	s.fns["HcsResumeComputeSystem"] = s.unsupported("resuming a process-isolated container")
@@ -394,7 +395,10 @@ func (s *Server) shutdownSystem(pid uint32, a []string) ([]string, *hcsError) {
 	}
 	s.mu.Unlock()
 	if len(live) == 0 {
-		return s.stop(sys, "GracefulExit")
+		if _, herr := s.stop(sys, "GracefulExit"); herr != nil {
+			return nil, herr
+		}
+		return []string{"", sys.id}, nil
 	}
 	for _, p := range live {
 		if err := sendCtrlEvent(p.pid, ctrlEvents["CtrlShutdown"]); err != nil && !p.exited.Load() {
@@ -412,7 +416,29 @@ func (s *Server) shutdownSystem(pid uint32, a []string) ([]string, *hcsError) {
 			_, _ = s.stop(sys, "GracefulExit")
 		}
 	}()
-	return []string{""}, nil
+	// The DLL completes the shutdown's operation when HcsemuWaitStopped
+	// for this id returns.
+	return []string{"", sys.id}, nil
+}
+
+// waitStopped answers once the system with id a[0] has stopped or gone:
+// the completion of a shutdown's operation (computecore.c).
+func (s *Server) waitStopped(_ uint32, a []string) ([]string, *hcsError) {
+	id := argN(a, 1)[0]
+	for {
+		s.mu.Lock()
+		sys := s.systems[id]
+		done := sys == nil || sys.state == "Stopped"
+		s.mu.Unlock()
+		if done {
+			return []string{""}, nil
+		}
+		select {
+		case <-s.closed:
+			return nil, fail(hrFail, "the emulator closed before %s stopped", id)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
 }
 
 type propertyQuery struct {

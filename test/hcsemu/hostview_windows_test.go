@@ -11,6 +11,7 @@ import (
 	"syscall"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/Microsoft/hcsshim"
 	"github.com/Microsoft/hcsshim/hcn"
@@ -330,5 +331,91 @@ func TestGracefulShutdown(t *testing.T) {
 	wait("the system to stop", func() bool { st, _ := state("plain"); return st == "Stopped" })
 	if _, exit := state("plain"); exit != "GracefulExit" {
 		t.Errorf("exit type %q, want GracefulExit", exit)
+	}
+}
+
+// TestOperationsTimeOutAndCancel: through computecore.dll, a shutdown's
+// operation completes when the system has stopped: while a process holds
+// the event, HcsWaitForOperationResult times out with
+// HCS_E_OPERATION_TIMEOUT, HcsCancelOperation ends the operation (and is
+// refused once it has completed); a shutdown whose processes end completes
+// with the system stopped.
+func TestOperationsTimeOutAndCancel(t *testing.T) {
+	s := start(t)
+	me := uint32(os.Getpid())
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	marker := filepath.Join(t.TempDir(), "held")
+	wait := func(op uintptr, ms uint32) uint32 {
+		var doc *uint16
+		return call(t, "HcsWaitForOperationResult", op, uintptr(ms), uintptr(unsafe.Pointer(&doc)))
+	}
+	system := func(id, mode string) uintptr {
+		h, _ := runningSystem(t, s, id, `"GuestOs":{"HostName":"`+id+`"}`)
+		params, _ := json.Marshal(map[string]any{"CommandLine": syscall.EscapeArg(self),
+			"Environment": map[string]string{helperEnv: mode, helperEnv + "_PATH": marker}})
+		if _, herr := s.createProcess(me, []string{h, string(params)}); herr != nil {
+			t.Fatal(herr)
+		}
+		var sys uintptr
+		fmt.Sscan(h, &sys)
+		return sys
+	}
+	held := system("held", "hold-shutdown")
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if _, err := os.Stat(marker + ".ready"); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the holding process did not start")
+		}
+	}
+	op := uintptr(call(t, "HcsCreateOperation", 0, 0))
+	if hr := call(t, "HcsShutDownComputeSystem", held, op, 0); hr != 0 {
+		t.Fatalf("HcsShutDownComputeSystem: %#x", hr)
+	}
+	if hr := wait(op, 300); hr != 0x80370118 {
+		t.Errorf("waiting 300 ms for a shutdown a process holds: %#x, want HCS_E_OPERATION_TIMEOUT", hr)
+	}
+	if hr := call(t, "HcsCancelOperation", op); hr != 0 {
+		t.Errorf("HcsCancelOperation in flight: %#x", hr)
+	}
+	if hr := wait(op, 0); hr != 0x80004004 {
+		t.Errorf("a cancelled operation's result: %#x, want E_ABORT", hr)
+	}
+	if hr := call(t, "HcsCancelOperation", op); hr == 0 {
+		t.Error("cancelling a completed operation succeeded")
+	}
+	call(t, "HcsCloseOperation", op)
+	op = uintptr(call(t, "HcsCreateOperation", 0, 0))
+	if hr := call(t, "HcsTerminateComputeSystem", held, op, 0); hr != 0 || wait(op, 10000) != 0 {
+		t.Fatalf("terminate: %#x", hr)
+	}
+	call(t, "HcsCloseOperation", op)
+
+	plain := system("plain", "plain")
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if _, err := os.Stat(marker + ".plain"); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the plain process did not start")
+		}
+	}
+	op = uintptr(call(t, "HcsCreateOperation", 0, 0))
+	defer call(t, "HcsCloseOperation", op)
+	if hr := call(t, "HcsShutDownComputeSystem", plain, op, 0); hr != 0 {
+		t.Fatalf("HcsShutDownComputeSystem: %#x", hr)
+	}
+	if hr := wait(op, 30000); hr != 0 {
+		t.Fatalf("a shutdown whose process ends: %#x", hr)
+	}
+	s.mu.Lock()
+	st := s.systems["plain"].state
+	s.mu.Unlock()
+	if st != "Stopped" {
+		t.Errorf("the shutdown completed with the system %s", st)
 	}
 }

@@ -78,6 +78,7 @@ type Server struct {
 	watched map[uint32]bool
 	procs   []*process // every process started, also of removed systems
 	dp      dataplane  // endpoint addresses and port mappings on the host
+	closed  chan struct{}
 }
 
 type eventConn struct {
@@ -105,7 +106,7 @@ func Start() (*Server, error) {
 	s := &Server{
 		ln: ln, Addr: ln.Addr().String(), next: 0x1000,
 		handles: map[uint64]*handle{}, systems: map[string]*system{}, events: map[uint32]*eventConn{},
-		subs: map[uint64]uint32{}, watched: map[uint32]bool{}, hcn: map[string]map[string]map[string]any{}, layers: map[string]*layer{},
+		subs: map[uint64]uint32{}, watched: map[uint32]bool{}, closed: make(chan struct{}), hcn: map[string]map[string]map[string]any{}, layers: map[string]*layer{},
 	}
 	s.fns = map[string]handler{}
 	s.registerHCS()
@@ -143,6 +144,11 @@ func (s *Server) Close() {
 	}
 	s.mu.Unlock()
 	s.closeDataplane()
+	select {
+	case <-s.closed:
+	default:
+		close(s.closed)
+	}
 	s.ln.Close()
 	os.Remove(addrFile())
 }

@@ -1,6 +1,10 @@
 /* computecore.dll: the HCS v2 API (operations, compute systems, processes,
- * per-handle event callbacks). Operations complete at once: the emulator
- * does the work during the call and the operation keeps its result. */
+ * per-handle event callbacks). The emulator takes each request during the
+ * call, as HCS accepts it, and most operations complete then; a shutdown
+ * completes when the system has stopped (a worker thread waits for it), so
+ * HcsWaitForOperationResult can time out (HCS_E_OPERATION_TIMEOUT) and
+ * HcsCancelOperation can end an operation still in flight. An operation
+ * closed while in flight is freed when it completes. */
 #include "hcsemu.h"
 #include <stdlib.h>
 #include <string.h>
@@ -27,29 +31,62 @@ typedef struct {
 	HCS_PROCESS_INFORMATION info;
 	void *context;
 	HCS_OPERATION_COMPLETION callback;
+	HANDLE evt;          /* set when done */
+	LONG refs;           /* the caller's, and a worker's while in flight */
+	CRITICAL_SECTION cs;
 } emu_op;
 
-static void op_set(emu_op *op, const emu_reply *rep, int resultField) {
+/* E_ABORT for a cancelled operation: the code HCS gives is not known here
+ * (docs/windows.md). */
+#define EMU_OP_CANCELLED ((HRESULT)0x80004004)
+#define HCS_E_OPERATION_TIMEOUT ((HRESULT)0x80370118)
+
+/* Completes the operation once (a cancelled one keeps its result). */
+static void op_complete(emu_op *op, HRESULT hr, const char *result) {
 	if (!op) return;
-	op->hr = rep->hr;
+	EnterCriticalSection(&op->cs);
+	if (op->done) {
+		LeaveCriticalSection(&op->cs);
+		return;
+	}
+	op->hr = hr;
 	free(op->result);
-	op->result = NULL;
-	const char *s = rf(rep, resultField);
-	if (s[0]) op->result = strdup(s);
+	op->result = result && result[0] ? strdup(result) : NULL;
 	op->done = 1;
+	SetEvent(op->evt);
+	LeaveCriticalSection(&op->cs);
 	if (op->callback) op->callback(op, op->context);
+}
+
+static void op_set(emu_op *op, const emu_reply *rep, int resultField) {
+	op_complete(op, rep->hr, rf(rep, resultField));
+}
+
+static void op_release(emu_op *op) {
+	if (InterlockedDecrement(&op->refs) != 0) return;
+	CloseHandle(op->evt);
+	DeleteCriticalSection(&op->cs);
+	free(op->result);
+	free(op);
 }
 
 __declspec(dllexport) void *WINAPI HcsCreateOperation(void *context, HCS_OPERATION_COMPLETION callback) {
 	emu_op *op = calloc(1, sizeof *op);
-	if (op) { op->context = context; op->callback = callback; }
+	if (!op) return NULL;
+	op->evt = CreateEventW(NULL, TRUE, FALSE, NULL);
+	if (!op->evt) {
+		free(op);
+		return NULL;
+	}
+	InitializeCriticalSection(&op->cs);
+	op->refs = 1;
+	op->context = context;
+	op->callback = callback;
 	return op;
 }
 
 __declspec(dllexport) void WINAPI HcsCloseOperation(emu_op *op) {
-	if (!op) return;
-	free(op->result);
-	free(op);
+	if (op) op_release(op);
 }
 
 __declspec(dllexport) void *WINAPI HcsGetOperationContext(emu_op *op) { return op ? op->context : NULL; }
@@ -70,10 +107,22 @@ __declspec(dllexport) HRESULT WINAPI HcsSetOperationCallback(emu_op *op, void *c
 static HRESULT op_result(emu_op *op, HCS_PROCESS_INFORMATION *info, WCHAR **doc) {
 	if (doc) *doc = NULL;
 	if (!op) return E_INVALIDARG;
-	if (!op->done) return (HRESULT)0x80370119; /* HCS_E_OPERATION_PENDING */
-	if (doc && op->result) *doc = co_wstr(op->result);
-	if (info) *info = op->info;
-	return op->hr;
+	EnterCriticalSection(&op->cs);
+	HRESULT hr = op->hr;
+	if (!op->done) hr = (HRESULT)0x80370119; /* HCS_E_OPERATION_PENDING */
+	else {
+		if (doc && op->result) *doc = co_wstr(op->result);
+		if (info) *info = op->info;
+	}
+	LeaveCriticalSection(&op->cs);
+	return hr;
+}
+
+static HRESULT op_wait(emu_op *op, DWORD timeoutMs, HCS_PROCESS_INFORMATION *info, WCHAR **doc) {
+	if (doc) *doc = NULL;
+	if (!op) return E_INVALIDARG;
+	if (WaitForSingleObject(op->evt, timeoutMs) != WAIT_OBJECT_0) return HCS_E_OPERATION_TIMEOUT;
+	return op_result(op, info, doc);
 }
 
 __declspec(dllexport) HRESULT WINAPI HcsGetOperationResult(emu_op *op, WCHAR **doc) { return op_result(op, NULL, doc); }
@@ -81,14 +130,24 @@ __declspec(dllexport) HRESULT WINAPI HcsGetOperationResultAndProcessInfo(emu_op 
 	return op_result(op, info, doc);
 }
 __declspec(dllexport) HRESULT WINAPI HcsWaitForOperationResult(emu_op *op, DWORD timeoutMs, WCHAR **doc) {
-	(void)timeoutMs;
-	return op_result(op, NULL, doc);
+	return op_wait(op, timeoutMs, NULL, doc);
 }
 __declspec(dllexport) HRESULT WINAPI HcsWaitForOperationResultAndProcessInfo(emu_op *op, DWORD timeoutMs, HCS_PROCESS_INFORMATION *info, WCHAR **doc) {
-	(void)timeoutMs;
-	return op_result(op, info, doc);
+	return op_wait(op, timeoutMs, info, doc);
 }
-__declspec(dllexport) HRESULT WINAPI HcsCancelOperation(emu_op *op) { return op ? S_OK : E_INVALIDARG; }
+
+/* Ends an operation still in flight (EMU_OP_CANCELLED); the request
+ * itself goes on, as HCS discards the result of an abandoned one. Cancelling
+ * a completed operation is refused (what HCS answers is not known here). */
+__declspec(dllexport) HRESULT WINAPI HcsCancelOperation(emu_op *op) {
+	if (!op) return E_INVALIDARG;
+	EnterCriticalSection(&op->cs);
+	int done = op->done;
+	LeaveCriticalSection(&op->cs);
+	if (done) return HRESULT_FROM_WIN32(ERROR_INVALID_STATE);
+	op_complete(op, EMU_OP_CANCELLED, NULL);
+	return S_OK;
+}
 
 /* A call whose reply is "hr, result document". */
 static HRESULT op_call(emu_req *r, emu_op *op) {
@@ -157,7 +216,55 @@ static HRESULT sys_call(const char *fn, void *h, emu_op *op, PCWSTR doc) {
 }
 
 __declspec(dllexport) HRESULT WINAPI HcsStartComputeSystem(void *s, emu_op *op, PCWSTR o) { return sys_call("HcsStartComputeSystem", s, op, o); }
-__declspec(dllexport) HRESULT WINAPI HcsShutDownComputeSystem(void *s, emu_op *op, PCWSTR o) { return sys_call("HcsShutDownComputeSystem", s, op, o); }
+/* A shutdown is accepted during the call (reply: hr, result, the system's
+ * id); its operation completes when the emulator says the system stopped. */
+typedef struct {
+	emu_op *op;
+	char *id;
+} stop_wait;
+
+static DWORD WINAPI wait_stopped(void *arg) {
+	stop_wait *w = arg;
+	emu_req r;
+	emu_reply rep;
+	req_init(&r, "HcsemuWaitStopped");
+	req_str(&r, w->id);
+	emu_call(&r, &rep);
+	op_set(w->op, &rep, 0);
+	reply_free(&rep);
+	op_release(w->op);
+	free(w->id);
+	free(w);
+	return 0;
+}
+
+__declspec(dllexport) HRESULT WINAPI HcsShutDownComputeSystem(void *s, emu_op *op, PCWSTR o) {
+	emu_req r;
+	emu_reply rep;
+	req_init(&r, "HcsShutDownComputeSystem");
+	req_u64(&r, HANDLE_ID(s));
+	req_wstr(&r, o);
+	emu_call(&r, &rep);
+	HRESULT hr = rep.hr;
+	stop_wait *w = NULL;
+	if (op && SUCCEEDED(hr) && rf(&rep, 1)[0] && (w = calloc(1, sizeof *w)) && (w->id = strdup(rf(&rep, 1)))) {
+		w->op = op;
+		InterlockedIncrement(&op->refs);
+		HANDLE t = CreateThread(NULL, 0, wait_stopped, w, 0, NULL);
+		if (t) CloseHandle(t);
+		else { /* cannot wait: complete now */
+			op_release(op);
+			free(w->id);
+			free(w);
+			op_set(op, &rep, 0);
+		}
+	} else {
+		if (w) free(w);
+		op_set(op, &rep, 0);
+	}
+	reply_free(&rep);
+	return hr;
+}
 __declspec(dllexport) HRESULT WINAPI HcsTerminateComputeSystem(void *s, emu_op *op, PCWSTR o) { return sys_call("HcsTerminateComputeSystem", s, op, o); }
 __declspec(dllexport) HRESULT WINAPI HcsCrashComputeSystem(void *s, emu_op *op, PCWSTR o) { return sys_call("HcsTerminateComputeSystem", s, op, o); }
 __declspec(dllexport) HRESULT WINAPI HcsPauseComputeSystem(void *s, emu_op *op, PCWSTR o) { return sys_call("HcsPauseComputeSystem", s, op, o); }
