@@ -2,6 +2,8 @@ package hcsemu
 
 import (
 	"fmt"
+	"time"
+	"unsafe"
 
 	"golang.org/x/sys/windows"
 )
@@ -37,6 +39,14 @@ func sendCtrlEvent(pid uint32, event uintptr) error {
 	if err != nil {
 		return err
 	}
+	// Under Wine a thread started in a process still initializing is lost
+	// or hangs the process (measured: at 0-20 ms after its start, with one
+	// thread); a process past its initialization has started a second
+	// thread (every Go program does). Delivery waits for that, at most 2 s,
+	// as a console's event is delivered to a process that is running.
+	for deadline := time.Now().Add(2 * time.Second); threadCount(pid) < 2 && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+	}
 	th, _, cerr := procCreateRemoteThread.Call(uintptr(h), 0, 0, procCtrlRoutine.Addr(), event, 0, 0)
 	if th == 0 {
 		windows.CloseHandle(h)
@@ -51,4 +61,21 @@ func sendCtrlEvent(pid uint32, event uintptr) error {
 		}
 	}()
 	return nil
+}
+
+// threadCount is the number of threads of process pid (0 if it is gone).
+func threadCount(pid uint32) uint32 {
+	snap, err := windows.CreateToolhelp32Snapshot(windows.TH32CS_SNAPPROCESS, 0)
+	if err != nil {
+		return 0
+	}
+	defer windows.CloseHandle(snap)
+	var e windows.ProcessEntry32
+	e.Size = uint32(unsafe.Sizeof(e))
+	for err = windows.Process32First(snap, &e); err == nil; err = windows.Process32Next(snap, &e) {
+		if e.ProcessID == pid {
+			return e.Threads
+		}
+	}
+	return 0
 }

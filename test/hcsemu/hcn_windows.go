@@ -187,6 +187,10 @@ func (s *Server) hcnCreate(pid uint32, a []string) ([]string, *hcsError) {
 		if ns, _ := o["HostComputeNamespace"].(string); ns != "" && s.hcn["namespace"][strings.ToLower(ns)] == nil {
 			return nil, fail(hrElementNotFound, "namespace %s does not exist", ns)
 		}
+	case "loadbalancer":
+		if herr := s.checkLoadBalancer(settings); herr != nil {
+			return nil, herr
+		}
 	case "namespace":
 		if _, ok := o["Resources"]; !ok {
 			o["Resources"] = []any{}

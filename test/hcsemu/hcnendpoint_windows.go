@@ -155,3 +155,40 @@ func (s *Server) v1Endpoints() []map[string]any {
 	sort.Slice(out, func(i, j int) bool { return fmt.Sprint(out[i]["ID"]) < fmt.Sprint(out[j]["ID"]) })
 	return out
 }
+
+// checkLoadBalancer validates a load balancer (kube-proxy's winkernel mode
+// programs one per Service port) decoded strictly with hcsshim's
+// hcn.HostComputeLoadBalancer: its backends are existing endpoints, its
+// VIPs are addresses, each port mapping is TCP or UDP with its ports set,
+// and DSR is refused (what HNS needs for it is not known here). The caller
+// holds s.mu. The emulator records it and forwards nothing: on this
+// machine the Linux node's kube-proxy already routes a Service's cluster IP
+// (docs/windows.md).
+func (s *Server) checkLoadBalancer(doc string) *hcsError {
+	var lb hcn.HostComputeLoadBalancer
+	if err := strictJSON(doc, &lb); err != nil {
+		return fail(hrInvalidJSON, "load balancer settings: %v", err)
+	}
+	if len(lb.HostComputeEndpoints) == 0 || len(lb.PortMappings) == 0 {
+		return fail(hrInvalidArg, "a load balancer needs endpoints and port mappings")
+	}
+	for _, id := range lb.HostComputeEndpoints {
+		if s.hcn["endpoint"][strings.ToLower(id)] == nil {
+			return fail(hrElementNotFound, "load balancer endpoint %s does not exist", id)
+		}
+	}
+	for _, v := range append(append([]string{}, lb.FrontendVIPs...), lb.SourceVIP) {
+		if _, err := netip.ParseAddr(v); v != "" && err != nil {
+			return fail(hrInvalidArg, "load balancer VIP %q: %v", v, err)
+		}
+	}
+	for _, pm := range lb.PortMappings {
+		if (pm.Protocol != 6 && pm.Protocol != 17) || pm.InternalPort == 0 || pm.ExternalPort == 0 {
+			return fail(hrInvalidArg, "load balancer port mapping %+v: protocol must be 6 or 17 and both ports set", pm)
+		}
+	}
+	if lb.Flags&hcn.LoadBalancerFlagsDSR != 0 {
+		return fail(hrInvalidArg, "a DSR load balancer: not emulated; refused (docs/windows.md)")
+	}
+	return nil
+}

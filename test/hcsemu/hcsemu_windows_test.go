@@ -171,3 +171,60 @@ func TestHCNEndpointPolicies(t *testing.T) {
 		t.Error("an ICMP port mapping was added")
 	}
 }
+
+// TestHCNLoadBalancerRules: load balancers (kube-proxy's winkernel mode)
+// are decoded as hcsshim's HostComputeLoadBalancer and refused with
+// backends that do not exist, a port mapping that is not TCP/UDP with both
+// ports, or DSR; an accepted one is listed until deleted.
+func TestHCNLoadBalancerRules(t *testing.T) {
+	s := start(t)
+	if _, err := s.AddNetwork(`{"Name":"lbnet","Type":"L2Bridge","SchemaVersion":{"Major":2,"Minor":0}}`); err != nil {
+		t.Fatal(err)
+	}
+	network, err := hcn.GetNetworkByName("lbnet")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ep, err := network.CreateEndpoint(&hcn.HostComputeEndpoint{Name: "be", IpConfigurations: []hcn.IpConfig{{IpAddress: "10.96.7.2", PrefixLength: 24}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ep.Delete()
+	lb := func(eps []string, pm hcn.LoadBalancerPortMapping, flags hcn.LoadBalancerFlags) (*hcn.HostComputeLoadBalancer, error) {
+		return (&hcn.HostComputeLoadBalancer{HostComputeEndpoints: eps, FrontendVIPs: []string{"10.96.0.50"},
+			PortMappings: []hcn.LoadBalancerPortMapping{pm}, Flags: flags, SchemaVersion: hcn.SchemaVersion{Major: 2, Minor: 0}}).Create()
+	}
+	tcp := hcn.LoadBalancerPortMapping{Protocol: 6, InternalPort: 80, ExternalPort: 8080}
+	for name, try := range map[string]func() (*hcn.HostComputeLoadBalancer, error){
+		"missing backend": func() (*hcn.HostComputeLoadBalancer, error) {
+			return lb([]string{"7a4b7e2c-0000-4000-8000-000000000000"}, tcp, 0)
+		},
+		"ICMP": func() (*hcn.HostComputeLoadBalancer, error) {
+			return lb([]string{ep.Id}, hcn.LoadBalancerPortMapping{Protocol: 1, InternalPort: 80, ExternalPort: 80}, 0)
+		},
+		"no port": func() (*hcn.HostComputeLoadBalancer, error) {
+			return lb([]string{ep.Id}, hcn.LoadBalancerPortMapping{Protocol: 6, InternalPort: 80}, 0)
+		},
+		"DSR": func() (*hcn.HostComputeLoadBalancer, error) {
+			return lb([]string{ep.Id}, tcp, hcn.LoadBalancerFlagsDSR)
+		},
+		"no endpoints": func() (*hcn.HostComputeLoadBalancer, error) { return lb(nil, tcp, 0) },
+	} {
+		if _, err := try(); err == nil {
+			t.Errorf("%s: a load balancer was created", name)
+		}
+	}
+	got, err := lb([]string{ep.Id}, tcp, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if list, err := hcn.ListLoadBalancers(); err != nil || len(list) != 1 || len(list[0].HostComputeEndpoints) != 1 {
+		t.Fatalf("load balancers: %+v %v", list, err)
+	}
+	if err := got.Delete(); err != nil {
+		t.Fatal(err)
+	}
+	if list, err := hcn.ListLoadBalancers(); err != nil || len(list) != 0 {
+		t.Fatalf("after delete: %+v %v", list, err)
+	}
+}

@@ -89,6 +89,7 @@ type podItem struct {
 	} `json:"spec"`
 	Status struct {
 		Phase             string `json:"phase"`
+		PodIP             string `json:"podIP"`
 		ContainerStatuses []struct {
 			Ready       bool   `json:"ready"`
 			ContainerID string `json:"containerID"`
@@ -220,6 +221,8 @@ authorization: {mode: Webhook}`, filepath.Join(dir, "pki", "ca.crt"))
 		}
 		s.conn.Close()
 	})
+
+	t.Run("kube-proxy winkernel", func(t *testing.T) { checkKubeProxy(t, api, e, dir, pods[0]) })
 
 	t.Run("hpa", func(t *testing.T) {
 		hpa := map[string]any{
