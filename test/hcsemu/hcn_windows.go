@@ -411,6 +411,8 @@ func (s *Server) hnsCall(_ uint32, a []string) ([]string, *hcsError) {
 		out = HNSVersion
 	case method == "GET" && (path == "/endpoints/" || path == "/endpoints"):
 		out = s.v1Endpoints()
+	case method == "GET" && (path == "/policylists/" || path == "/policylists"):
+		out = s.v1PolicyLists()
 	case method == "GET" && strings.HasPrefix(path, "/endpointstats/"):
 		id := strings.TrimPrefix(path, "/endpointstats/")
 		if s.hcnObject("endpoint", id) == nil {

@@ -192,3 +192,31 @@ func (s *Server) checkLoadBalancer(doc string) *hcsError {
 	}
 	return nil
 }
+
+// v1PolicyLists is HNS v1's GET /policylists/ (kube-proxy's winkernel mode
+// asks for it to decide that HNS can load-balance): the load balancers as
+// v1 policy lists, each its endpoints' references and one ELB policy per
+// port mapping. (That HNS shows v2 load balancers this way is inferred,
+// docs/windows.md.)
+func (s *Server) v1PolicyLists() []map[string]any {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := []map[string]any{}
+	for id, o := range s.hcn["loadbalancer"] {
+		b, _ := json.Marshal(o)
+		var lb hcn.HostComputeLoadBalancer
+		_ = json.Unmarshal(b, &lb)
+		refs := []string{}
+		for _, ep := range lb.HostComputeEndpoints {
+			refs = append(refs, "/endpoints/"+ep)
+		}
+		policies := []map[string]any{}
+		for _, pm := range lb.PortMappings {
+			policies = append(policies, map[string]any{"Type": "ELB", "VIPs": lb.FrontendVIPs, "SourceVIP": lb.SourceVIP,
+				"Protocol": pm.Protocol, "InternalPort": pm.InternalPort, "ExternalPort": pm.ExternalPort})
+		}
+		out = append(out, map[string]any{"ID": id, "References": refs, "Policies": policies})
+	}
+	sort.Slice(out, func(i, j int) bool { return fmt.Sprint(out[i]["ID"]) < fmt.Sprint(out[j]["ID"]) })
+	return out
+}

@@ -221,6 +221,10 @@ func TestHCNLoadBalancerRules(t *testing.T) {
 	if list, err := hcn.ListLoadBalancers(); err != nil || len(list) != 1 || len(list[0].HostComputeEndpoints) != 1 {
 		t.Fatalf("load balancers: %+v %v", list, err)
 	}
+	if pl, err := hcsshim.HNSListPolicyListRequest(); err != nil || len(pl) != 1 || len(pl[0].EndpointReferences) != 1 ||
+		!strings.Contains(strings.ToLower(pl[0].EndpointReferences[0]), strings.ToLower(ep.Id)) {
+		t.Fatalf("HNS v1 policy lists: %+v %v", pl, err)
+	}
 	if err := got.Delete(); err != nil {
 		t.Fatal(err)
 	}

@@ -74,8 +74,11 @@ current-context: wincri
 
 	var backend string
 	for _, ep := range e.emu.HCNObjects("endpoint") {
-		if strings.Contains(fmt.Sprint(ep["IpConfigurations"]), pod.Status.PodIP+" ") {
-			backend = strings.ToLower(fmt.Sprint(ep["ID"]))
+		ipcs, _ := ep["IpConfigurations"].([]any)
+		for _, ipc := range ipcs {
+			if m, _ := ipc.(map[string]any); m != nil && m["IpAddress"] == pod.Status.PodIP {
+				backend = strings.ToLower(fmt.Sprint(ep["ID"]))
+			}
 		}
 	}
 	if backend == "" || pod.Status.PodIP == "" {
