@@ -48,6 +48,9 @@ func endpointPlumbing(o map[string]any) (addrs []string, maps map[string]hcn.Por
 	b, _ := json.Marshal(o)
 	var ep hcn.HostComputeEndpoint
 	_ = json.Unmarshal(b, &ep)
+	if ep.Flags&hcn.EndpointFlagsRemoteEndpoint != 0 {
+		return nil, nil // on another node: nothing on this host
+	}
 	for _, ipc := range ep.IpConfigurations {
 		if ip, err := netip.ParseAddr(ipc.IpAddress); err == nil && ip.Is4() {
 			addrs = append(addrs, ip.String())

@@ -121,6 +121,13 @@ func (s *Server) hcnEnumerate(_ uint32, a []string) ([]string, *hcsError) {
 // (keys and string values without regard to case, as HNS does).
 func matches(o map[string]any, filter map[string]any) bool {
 	for k, want := range filter {
+		// A v1 field name HNS still takes in queries (hcsshim's
+		// ListEndpointsOfNetwork filters on it): an endpoint's network.
+		if strings.EqualFold(k, "VirtualNetwork") {
+			if _, ok := o["VirtualNetwork"]; !ok {
+				k = "HostComputeNetwork"
+			}
+		}
 		var got any
 		found := false
 		for ok, ov := range o {

@@ -42,7 +42,11 @@ func (s *Server) checkEndpoint(netID, doc string) *hcsError {
 		if int(ipc.PrefixLength) > ip.BitLen() {
 			return fail(hrInvalidArg, "endpoint prefix length %d for %s", ipc.PrefixLength, ip)
 		}
-		if len(subnets) > 0 && !inAny(ip, subnets) {
+		// A remote endpoint (one on another node, as kube-proxy makes for
+		// a Service's endpoints elsewhere, the API server's host address
+		// among them) may be outside the subnets: inferred from
+		// kube-proxy's winkernel mode, docs/windows.md.
+		if len(subnets) > 0 && !inAny(ip, subnets) && ep.Flags&hcn.EndpointFlagsRemoteEndpoint == 0 {
 			return fail(hrInvalidArg, "endpoint address %s is in none of the network's subnets %v", ip, subnets)
 		}
 		for id, o := range s.hcn["endpoint"] {

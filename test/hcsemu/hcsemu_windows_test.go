@@ -124,6 +124,17 @@ func TestHCNEndpointRules(t *testing.T) {
 	if got := len(s.HCNObjects("endpoint")); got != 1 {
 		t.Errorf("%d endpoints, want the valid one only", got)
 	}
+	// A remote endpoint (another node's, as kube-proxy makes) may be
+	// outside the subnets; hcsshim lists a network's endpoints by the v1
+	// name VirtualNetwork.
+	remote, err := network.CreateRemoteEndpoint(&hcn.HostComputeEndpoint{Name: "r", IpConfigurations: ipc("192.0.2.77")})
+	if err != nil {
+		t.Fatalf("a remote endpoint outside the subnets: %v", err)
+	}
+	defer remote.Delete()
+	if eps, err := hcn.ListEndpointsOfNetwork(network.Id); err != nil || len(eps) != 2 {
+		t.Errorf("ListEndpointsOfNetwork: %d endpoints, %v; want 2", len(eps), err)
+	}
 }
 
 // TestHCNEndpointPolicies: policies added to an endpoint through hcsshim's
