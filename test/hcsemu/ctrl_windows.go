@@ -79,3 +79,73 @@ func threadCount(pid uint32) uint32 {
 	}
 	return 0
 }
+
+// shutdownSystem asks a running system to shut down as HCS does: every
+// process it started gets CTRL_SHUTDOWN_EVENT (ctrl_windows.go), and the
+// system stops (ExitType GracefulExit) when the last of them has exited. A
+// process that holds the event keeps the system running until the caller
+// terminates it (hcsshim's shim waits 30 s, then terminates). A system
+// with no process running stops at once.
+func (s *Server) shutdownSystem(pid uint32, a []string) ([]string, *hcsError) {
+	sys, err := s.systemOf(pid, argN(a, 1)[0])
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	if sys.state == "Stopped" {
+		s.mu.Unlock()
+		return nil, fail(hrAlreadyStopped, "compute system %s is already stopped", sys.id)
+	}
+	var live []*process
+	for _, p := range sys.procs {
+		if !p.exited.Load() {
+			live = append(live, p)
+		}
+	}
+	s.mu.Unlock()
+	if len(live) == 0 {
+		if _, herr := s.stop(sys, "GracefulExit"); herr != nil {
+			return nil, herr
+		}
+		return []string{"", sys.id}, nil
+	}
+	for _, p := range live {
+		if err := sendCtrlEvent(p.pid, ctrlEvents["CtrlShutdown"]); err != nil && !p.exited.Load() {
+			return nil, fail(hrFail, "shutdown of %s: process %d: %v", sys.id, p.pid, err)
+		}
+	}
+	go func() {
+		for _, p := range live {
+			<-p.done
+		}
+		s.mu.Lock()
+		stopped := sys.state == "Stopped" // terminated meanwhile
+		s.mu.Unlock()
+		if !stopped {
+			_, _ = s.stop(sys, "GracefulExit")
+		}
+	}()
+	// The DLL completes the shutdown's operation when HcsemuWaitStopped
+	// for this id returns.
+	return []string{"", sys.id}, nil
+}
+
+// waitStopped answers once the system with id a[0] has stopped or gone:
+// the completion of a shutdown's operation (computecore.c).
+func (s *Server) waitStopped(_ uint32, a []string) ([]string, *hcsError) {
+	id := argN(a, 1)[0]
+	for {
+		s.mu.Lock()
+		sys := s.systems[id]
+		done := sys == nil || sys.state == "Stopped"
+		s.mu.Unlock()
+		if done {
+			return []string{""}, nil
+		}
+		select {
+		case <-s.closed:
+			return nil, fail(hrFail, "the emulator closed before %s stopped", id)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}

@@ -2,7 +2,6 @@ package hcsemu
 
 import (
 	"encoding/json"
-	"os"
 	"path/filepath"
 	"runtime"
 	"sort"
@@ -224,35 +223,6 @@ func (s *Server) checkSystem(sys *system) *hcsError {
 	return nil
 }
 
-// volumePathToDrive turns a host path that names its volume by GUID
-// (\\?\Volume{GUID}\dir, as hcsshim's fs.ResolvePath gives a mapped file's
-// source) into the drive path of that volume, as HCS resolves it; other
-// paths, and volumes the host does not know, stay as they are.
-func volumePathToDrive(p string) string {
-	const prefix = `\\?\Volume{`
-	end := strings.Index(p, `}\`)
-	if !strings.HasPrefix(strings.ToLower(p), strings.ToLower(prefix)) || end < 0 {
-		return p
-	}
-	vol, rest := p[:end+2], p[end+2:]
-	buf := make([]uint16, 1024)
-	var n uint32
-	if windows.GetVolumePathNamesForVolumeName(windows.StringToUTF16Ptr(vol), &buf[0], uint32(len(buf)), &n) != nil || buf[0] == 0 {
-		return p
-	}
-	return windows.UTF16ToString(buf) + rest
-}
-
-func isDir(p string) bool {
-	st, err := os.Stat(p)
-	return err == nil && st.IsDir()
-}
-
-func isFile(p string) bool {
-	st, err := os.Stat(p)
-	return err == nil && !st.IsDir()
-}
-
 func (s *Server) openSystem(pid uint32, a []string) ([]string, *hcsError) {
 	a = argN(a, 1)
 	s.mu.Lock()
@@ -369,76 +339,6 @@ func (s *Server) stop(sys *system, exitType string) ([]string, *hcsError) {
 		}
 	}()
 	return []string{""}, nil
-}
-
-// shutdownSystem asks a running system to shut down as HCS does: every
-// process it started gets CTRL_SHUTDOWN_EVENT (ctrl_windows.go), and the
-// system stops (ExitType GracefulExit) when the last of them has exited. A
-// process that holds the event keeps the system running until the caller
-// terminates it (hcsshim's shim waits 30 s, then terminates). A system
-// with no process running stops at once.
-func (s *Server) shutdownSystem(pid uint32, a []string) ([]string, *hcsError) {
-	sys, err := s.systemOf(pid, argN(a, 1)[0])
-	if err != nil {
-		return nil, err
-	}
-	s.mu.Lock()
-	if sys.state == "Stopped" {
-		s.mu.Unlock()
-		return nil, fail(hrAlreadyStopped, "compute system %s is already stopped", sys.id)
-	}
-	var live []*process
-	for _, p := range sys.procs {
-		if !p.exited.Load() {
-			live = append(live, p)
-		}
-	}
-	s.mu.Unlock()
-	if len(live) == 0 {
-		if _, herr := s.stop(sys, "GracefulExit"); herr != nil {
-			return nil, herr
-		}
-		return []string{"", sys.id}, nil
-	}
-	for _, p := range live {
-		if err := sendCtrlEvent(p.pid, ctrlEvents["CtrlShutdown"]); err != nil && !p.exited.Load() {
-			return nil, fail(hrFail, "shutdown of %s: process %d: %v", sys.id, p.pid, err)
-		}
-	}
-	go func() {
-		for _, p := range live {
-			<-p.done
-		}
-		s.mu.Lock()
-		stopped := sys.state == "Stopped" // terminated meanwhile
-		s.mu.Unlock()
-		if !stopped {
-			_, _ = s.stop(sys, "GracefulExit")
-		}
-	}()
-	// The DLL completes the shutdown's operation when HcsemuWaitStopped
-	// for this id returns.
-	return []string{"", sys.id}, nil
-}
-
-// waitStopped answers once the system with id a[0] has stopped or gone:
-// the completion of a shutdown's operation (computecore.c).
-func (s *Server) waitStopped(_ uint32, a []string) ([]string, *hcsError) {
-	id := argN(a, 1)[0]
-	for {
-		s.mu.Lock()
-		sys := s.systems[id]
-		done := sys == nil || sys.state == "Stopped"
-		s.mu.Unlock()
-		if done {
-			return []string{""}, nil
-		}
-		select {
-		case <-s.closed:
-			return nil, fail(hrFail, "the emulator closed before %s stopped", id)
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
 }
 
 type propertyQuery struct {

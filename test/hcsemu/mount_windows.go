@@ -176,3 +176,32 @@ func unmountAll(mounts map[string]*mount) {
 		delete(mounts, k)
 	}
 }
+
+// volumePathToDrive turns a host path that names its volume by GUID
+// (\\?\Volume{GUID}\dir, as hcsshim's fs.ResolvePath gives a mapped file's
+// source) into the drive path of that volume, as HCS resolves it; other
+// paths, and volumes the host does not know, stay as they are.
+func volumePathToDrive(p string) string {
+	const prefix = `\\?\Volume{`
+	end := strings.Index(p, `}\`)
+	if !strings.HasPrefix(strings.ToLower(p), strings.ToLower(prefix)) || end < 0 {
+		return p
+	}
+	vol, rest := p[:end+2], p[end+2:]
+	buf := make([]uint16, 1024)
+	var n uint32
+	if windows.GetVolumePathNamesForVolumeName(windows.StringToUTF16Ptr(vol), &buf[0], uint32(len(buf)), &n) != nil || buf[0] == 0 {
+		return p
+	}
+	return windows.UTF16ToString(buf) + rest
+}
+
+func isDir(p string) bool {
+	st, err := os.Stat(p)
+	return err == nil && st.IsDir()
+}
+
+func isFile(p string) bool {
+	st, err := os.Stat(p)
+	return err == nil && !st.IsDir()
+}

@@ -130,13 +130,7 @@ func TestWindowsNodeInCluster(t *testing.T) {
 	e := newEnv(t)
 	k := newWinKubelet(t, e)
 	kc := filepath.Join(k.dir, "kubelet.kubeconfig")
-	write(t, kc, fmt.Sprintf(`apiVersion: v1
-kind: Config
-clusters: [{name: wincri, cluster: {server: "%s", certificate-authority: '%s'}}]
-users: [{name: node, user: {client-certificate: '%s', client-key: '%s'}}]
-contexts: [{name: wincri, context: {cluster: wincri, user: node}}]
-current-context: wincri
-`, api.base, filepath.Join(dir, "pki", "ca.crt"), filepath.Join(dir, "pki", "kubelet-win.crt"), filepath.Join(dir, "pki", "kubelet-win.key")))
+	writeKubeconfig(t, kc, api.base, dir, "kubelet-win")
 	k.auth = fmt.Sprintf(`authentication:
   anonymous: {enabled: false}
   webhook: {enabled: true}
@@ -289,4 +283,16 @@ authorization: {mode: Webhook}`, filepath.Join(dir, "pki", "ca.crt"))
 		var l struct{ Items []podItem }
 		return api.do("GET", "/api/v1/namespaces/default/pods?labelSelector=app%3Dwin-app", nil, &l) == nil && len(l.Items) == 0
 	})
+}
+
+// writeKubeconfig writes a kubeconfig for the API server at base with the
+// client certificate pki/NAME.crt of the cluster's state directory dir.
+func writeKubeconfig(t *testing.T, path, base, dir, name string) {
+	write(t, path, fmt.Sprintf(`apiVersion: v1
+kind: Config
+clusters: [{name: wincri, cluster: {server: "%s", certificate-authority: '%s'}}]
+users: [{name: %s, user: {client-certificate: '%s', client-key: '%s'}}]
+contexts: [{name: wincri, context: {cluster: wincri, user: %s}}]
+current-context: wincri
+`, base, filepath.Join(dir, "pki", "ca.crt"), name, filepath.Join(dir, "pki", name+".crt"), filepath.Join(dir, "pki", name+".key"), name))
 }

@@ -28,13 +28,7 @@ func checkKubeProxy(t *testing.T, api *apiServer, e *env, dir string, pod podIte
 	}
 	work := t.TempDir()
 	kc := filepath.Join(work, "kube-proxy.kubeconfig")
-	write(t, kc, fmt.Sprintf(`apiVersion: v1
-kind: Config
-clusters: [{name: wincri, cluster: {server: "%s", certificate-authority: '%s'}}]
-users: [{name: admin, user: {client-certificate: '%s', client-key: '%s'}}]
-contexts: [{name: wincri, context: {cluster: wincri, user: admin}}]
-current-context: wincri
-`, api.base, filepath.Join(dir, "pki", "ca.crt"), filepath.Join(dir, "pki", "admin.crt"), filepath.Join(dir, "pki", "admin.key")))
+	writeKubeconfig(t, kc, api.base, dir, "admin")
 	logPath := filepath.Join(work, "kube-proxy.log")
 	logf, err := os.Create(logPath)
 	if err != nil {
