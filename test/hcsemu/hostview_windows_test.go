@@ -98,6 +98,9 @@ func TestMappedDirectoriesInTheContainer(t *testing.T) {
 			t.Errorf("the host directory lost its file: %v", err)
 		}
 	}
+	if m := Mounted(); len(m) != 0 {
+		t.Errorf("left mounted after the system stopped: %v", m)
+	}
 }
 
 // TestEndpointAddressAndPortMapping: an endpoint's address reaches what

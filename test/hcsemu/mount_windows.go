@@ -4,7 +4,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 	"unsafe"
@@ -137,14 +139,42 @@ func (sys *system) mountMapped(hostPath, containerPath string, readOnly bool) (*
 	if _, err := runUnix(fmt.Sprintf("mount %s '%s' '%s'", opts, m.host, m.target)); err != nil {
 		return nil, err
 	}
+	live.Lock()
+	live.targets[m.target] = true
+	live.Unlock()
 	return m, nil
 }
 
 func (m *mount) unmount() error {
 	// A lazy unmount if a process of the system still holds it: the
 	// mapping leaves the root at once either way.
-	_, err := runUnix(fmt.Sprintf("umount '%s' || umount -l '%s'", m.target, m.target))
-	return err
+	if _, err := runUnix(fmt.Sprintf("umount '%s' || umount -l '%s'", m.target, m.target)); err != nil {
+		return err
+	}
+	live.Lock()
+	delete(live.targets, m.target)
+	live.Unlock()
+	return nil
+}
+
+// live are the mounts in place, so that one the emulator failed to undo is
+// seen (Mounted) instead of only logged.
+var live = struct {
+	sync.Mutex
+	targets map[string]bool
+}{targets: map[string]bool{}}
+
+// Mounted lists the Unix paths of the mapped directories the emulator has
+// mounted and not unmounted, sorted.
+func Mounted() []string {
+	live.Lock()
+	defer live.Unlock()
+	out := make([]string, 0, len(live.targets))
+	for t := range live.targets {
+		out = append(out, t)
+	}
+	sort.Strings(out)
+	return out
 }
 
 // mountAll maps the document's directories at start; on a failure the
@@ -171,7 +201,7 @@ func unmountAll(mounts map[string]*mount) {
 	for k, m := range mounts {
 		if err := m.unmount(); err != nil {
 			fmt.Fprintf(os.Stderr, "hcsemu: %v\n", err)
-			continue // kept: Close tries again
+			continue // kept: Close tries again, and Mounted lists it
 		}
 		delete(mounts, k)
 	}

@@ -290,6 +290,9 @@ func (e *env) waitEmpty() {
 			e.t.Errorf("process left running: %+v", p)
 		}
 	}
+	if m := hcsemu.Mounted(); len(m) != 0 {
+		e.t.Errorf("mapped directories left mounted: %v", m)
+	}
 }
 
 func waitFor(t *testing.T, what string, ok func() bool) {
