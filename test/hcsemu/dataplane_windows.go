@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/netip"
+	"os"
 	"sort"
 	"strconv"
 	"strings"
@@ -138,9 +139,25 @@ func (s *Server) closeDataplane() {
 		delete(d.fwds, id)
 	}
 	for id, a := range d.addrs {
-		_ = setLoopback(a, false)
+		if err := setLoopback(a, false); err != nil {
+			fmt.Fprintf(os.Stderr, "hcsemu: endpoint %s: %v\n", id, err)
+			continue // kept: EndpointAddresses lists it
+		}
 		delete(d.addrs, id)
 	}
+}
+
+// EndpointAddresses lists the endpoint addresses the emulator has put on
+// the host's loopback and not taken off, sorted.
+func (s *Server) EndpointAddresses() []string {
+	s.dp.mu.Lock()
+	defer s.dp.mu.Unlock()
+	var out []string
+	for _, a := range s.dp.addrs {
+		out = append(out, a...)
+	}
+	sort.Strings(out)
+	return out
 }
 
 // setLoopback adds or deletes addresses (as /32) on the host's loopback,

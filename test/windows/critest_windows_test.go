@@ -13,6 +13,10 @@ import (
 	"time"
 )
 
+// critestConformanceSpecs is how many specs -ginkgo.focus=Conformance
+// selects in cri-tools v1.37.0 on Windows (its report of 2026-12-07).
+const critestConformanceSpecs = 48
+
 // critestUnsupported are the Conformance specs the emulated host cannot
 // pass, each with the reason (docs/windows.md lists them). A spec named
 // here that passes fails the test too, so the list stays true.
@@ -70,6 +74,11 @@ func TestCritest(t *testing.T) {
 	}
 	sort.Strings(failed)
 	t.Logf("critest.exe: %d passed, %d failed, %d skipped", len(passed), len(failed), len(skipped))
+	// A critest.exe that stopped early (crashed, timed out) reports fewer
+	// specs: every Conformance spec must have run.
+	if ran := len(passed) + len(failed); ran != critestConformanceSpecs {
+		t.Errorf("%d Conformance specs ran, want all %d of cri-tools v1.37.0's for Windows", ran, critestConformanceSpecs)
+	}
 	unexpected := 0
 	for _, f := range failed {
 		if why, ok := critestUnsupported[f]; ok {

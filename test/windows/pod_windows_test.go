@@ -293,6 +293,9 @@ func (e *env) waitEmpty() {
 	if m := hcsemu.Mounted(); len(m) != 0 {
 		e.t.Errorf("mapped directories left mounted: %v", m)
 	}
+	if a := e.emu.EndpointAddresses(); len(a) != 0 {
+		e.t.Errorf("endpoint addresses left on the host: %v", a)
+	}
 }
 
 func waitFor(t *testing.T, what string, ok func() bool) {
