@@ -98,6 +98,10 @@ func (r *Runtime) StartContainer(ctx context.Context, id string) (retErr error) 
 // output streams into it, unless that runs already (the caller holds
 // c.mu). It returns the streams, for the task.
 func (r *Runtime) attachOutput(ctx context.Context, c *container) (cio.Streams, error) {
+	return r.startOutput(ctx, c, cio.StartLogger)
+}
+
+func (r *Runtime) startOutput(ctx context.Context, c *container, start func(context.Context, cio.Streams, *cio.LogFile) (*cio.Logger, error)) (cio.Streams, error) {
 	streams, err := cio.NewStreams(r.ioDir(c.rec.Id), c.rec.Id, c.cfg.GetStdin(), c.cfg.GetTty())
 	if err != nil || c.logger != nil {
 		return streams, err
@@ -106,7 +110,7 @@ func (r *Runtime) attachOutput(ctx context.Context, c *container) (cio.Streams, 
 	if err != nil {
 		return streams, fmt.Errorf("open container log: %w", err)
 	}
-	if c.logger, err = cio.StartLogger(ctx, streams, lf); err != nil {
+	if c.logger, err = start(ctx, streams, lf); err != nil {
 		lf.Close()
 		return streams, err
 	}

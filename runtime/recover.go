@@ -9,6 +9,7 @@ import (
 	tasktypes "github.com/containerd/containerd/api/types/task"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/containerd/containerd/v2/core/snapshots"
@@ -97,7 +98,7 @@ func (r *Runtime) reattachPod(ctx context.Context, p *pod) {
 	}
 	p.shim.Store(s)
 	r.checkPodNetwork(ctx, p)
-	go r.watchSandbox(p, s)
+	r.watchers.add(func() { r.watchSandbox(p, s) })
 }
 
 // checkPodNetwork marks a ready pod whose network namespace disappeared
@@ -118,7 +119,7 @@ func (r *Runtime) adoptShim(ctx context.Context, p *pod, s *shim.Shim) {
 	p.shim.Store(s)
 	p.rec.Shim = s.Info
 	logErr(ctx, r.persistPod(p), "persist pod", "pod", p.rec.Id)
-	go r.watchSandbox(p, s)
+	r.watchers.add(func() { r.watchSandbox(p, s) })
 }
 
 // markShimless records that a pod has no shim any more: it is not ready,
@@ -209,15 +210,20 @@ func markLost(c *container) {
 // adoptRunning reconnects a running container's output and watches it; an
 // exit that happened while this daemon was down is recorded at once.
 func (r *Runtime) adoptRunning(ctx context.Context, c *container, s *shim.Shim) {
-	if _, err := r.attachOutput(ctx, c); err != nil {
+	if _, err := r.startOutput(ctx, c, cio.ReattachLogger); err != nil {
 		log.G(ctx).WithError(err).WithField("container", c.rec.Id).Warn("cannot reattach container output")
 	}
 	c.exited = make(chan struct{})
-	if st, done := exitedWhileDown(ctx, s, c.rec.Id); done {
-		r.recordExit(c, s, st) // answer right from the first call
-		return
+	// A process still running needs no question to its shim (a round trip
+	// per container, most of a restart's time on a full node): the Wait
+	// below follows it.
+	if !taskAlive(c.rec.Pid, c.rec.StartedAt) {
+		if st, done := exitedWhileDown(ctx, s, c.rec.Id); done {
+			r.recordExit(c, s, st) // answer right from the first call
+			return
+		}
 	}
-	go r.watchContainer(c, s)
+	r.watchers.add(func() { r.watchContainer(c, s) })
 }
 
 // adoptCreated settles a created container whose StartContainer a crash
@@ -328,4 +334,31 @@ func (r *Runtime) discardTask(ctx context.Context, c *container, s *shim.Shim) e
 	}
 	logErr(ctx, killTask(ctx, s, c.rec.Id, 9, true), "kill task", "container", c.rec.Id)
 	return deleteTask(ctx, s, c.rec.Id)
+}
+
+// deferred collects what recovery's workers start only once recovery is
+// done: the Wait each running container and pod gets is a round trip that
+// wakes its shim, and 220 of them at once competed with recovery for the
+// CPU (a container's exited channel exists from the start, so a StopContainer
+// meanwhile waits for its watcher like any other).
+type deferred struct {
+	mu  sync.Mutex
+	fns []func()
+}
+
+func (d *deferred) add(fn func()) {
+	d.mu.Lock()
+	d.fns = append(d.fns, fn)
+	d.mu.Unlock()
+}
+
+// run starts every collected function in its own goroutine.
+func (d *deferred) run() {
+	d.mu.Lock()
+	fns := d.fns
+	d.fns = nil
+	d.mu.Unlock()
+	for _, fn := range fns {
+		go fn()
+	}
 }

@@ -51,6 +51,10 @@ type Runtime struct {
 	// background, retrying failures, grouped by pod.
 	cleanups *cleanup.Queue
 
+	// watchers follow the exits of what recovery found running; they start
+	// once recovery is done.
+	watchers deferred
+
 	mu    sync.RWMutex
 	pods  map[string]*pod
 	ctrs  map[string]*container
@@ -145,6 +149,7 @@ func New(ctx context.Context, cfg *config.Config, opts ...Option) (_ *Runtime, r
 		r.shims.Close()
 		return nil, fmt.Errorf("recover state: %w", err)
 	}
+	r.watchers.run()
 	if err := r.startNRI(cfg.NRI); err != nil {
 		r.shims.Close()
 		return nil, err

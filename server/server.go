@@ -142,17 +142,19 @@ func streamRecover(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, h
 func unaryLog(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
 	start := time.Now()
 	resp, err := h(ctx, req)
+	code := status.Code(err)
+	failed := code == codes.Internal || code == codes.Unknown
+	if !failed && log.GetLevel() < log.DebugLevel {
+		return resp, err // nothing to log: no entry built on the hot path
+	}
 	entry := log.G(ctx).WithField("method", info.FullMethod).WithField("latency", time.Since(start))
 	if err != nil {
 		entry = entry.WithError(err)
-		switch status.Code(err) {
-		case codes.Internal, codes.Unknown:
-			entry.Warn("CRI call failed")
-			return resp, err
-		}
 	}
-	if log.GetLevel() >= log.DebugLevel {
-		entry.WithField("request", fmt.Sprintf("%v", req)).Debug("CRI call")
+	if failed {
+		entry.Warn("CRI call failed")
+		return resp, err
 	}
+	entry.WithField("request", fmt.Sprintf("%v", req)).Debug("CRI call")
 	return resp, err
 }

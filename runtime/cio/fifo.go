@@ -52,6 +52,22 @@ func StartLogger(ctx context.Context, s Streams, log *LogFile) (*Logger, error) 
 	if err != nil {
 		return nil, err
 	}
+	return startLogger(p, log), nil
+}
+
+// ReattachLogger is StartLogger for a process whose shim already holds its
+// streams (a running container after a restart of this daemon): its output
+// ends are opened without waiting for a writer, and one with no writer left
+// reads as output that has ended.
+func ReattachLogger(ctx context.Context, s Streams, log *LogFile) (*Logger, error) {
+	p, err := reopenPipes(ctx, s)
+	if err != nil {
+		return nil, err
+	}
+	return startLogger(p, log), nil
+}
+
+func startLogger(p *Pipes, log *LogFile) *Logger {
 	l := &Logger{Log: log, pipes: p, attached: map[*attachment]struct{}{}}
 	for stream, r := range map[string]io.ReadCloser{"stdout": p.Stdout, "stderr": p.Stderr} {
 		if r == nil {
@@ -63,7 +79,7 @@ func StartLogger(ctx context.Context, s Streams, log *LogFile) (*Logger, error) 
 			log.Copy(stream, &teeReader{r: r, l: l, stderr: stream == "stderr"})
 		}()
 	}
-	return l, nil
+	return l
 }
 
 // Attach sends the container's output, as it comes, to stdout and stderr

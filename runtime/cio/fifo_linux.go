@@ -2,6 +2,8 @@ package cio
 
 import (
 	"context"
+	"errors"
+	"io"
 	"os"
 	"path/filepath"
 
@@ -49,4 +51,44 @@ func OpenPipes(ctx context.Context, s Streams) (*Pipes, error) {
 		}
 	}
 	return p, nil
+}
+
+// reopenPipes opens this daemon's ends of a running process's FIFOs again.
+// Its output ends are opened without waiting: containerd/fifo's open (a
+// blocking one in a goroutine, through an O_PATH handle and /proc lookups)
+// was most of this daemon's work in a restart on a full node.
+func reopenPipes(ctx context.Context, s Streams) (*Pipes, error) {
+	p := &Pipes{}
+	for _, e := range []struct {
+		path string
+		end  *io.ReadCloser
+	}{{s.Stdout, &p.Stdout}, {s.Stderr, &p.Stderr}} {
+		if e.path == "" {
+			continue
+		}
+		f, err := OpenFifoNow(e.path, unix.O_RDONLY)
+		if err != nil {
+			p.Close()
+			return nil, err
+		}
+		*e.end = f
+	}
+	if s.Stdin != "" {
+		in, err := OpenPipes(ctx, Streams{Stdin: s.Stdin})
+		if err != nil {
+			p.Close()
+			return nil, err
+		}
+		p.Stdin = in.Stdin
+	}
+	return p, nil
+}
+
+// OpenFifoNow opens the FIFO at path (creating it) with flag, without
+// waiting for its other end: a reading end with no writer reads as ended.
+func OpenFifoNow(path string, flag int) (*os.File, error) {
+	if err := unix.Mkfifo(path, 0o700); err != nil && !errors.Is(err, unix.EEXIST) {
+		return nil, err
+	}
+	return os.OpenFile(path, flag|unix.O_NONBLOCK, 0)
 }

@@ -104,3 +104,6 @@ func (p *pipeConn) Close() error {
 	}
 	return nil
 }
+
+// reopenPipes: the shim connects to named pipes again as it did first.
+func reopenPipes(ctx context.Context, s Streams) (*Pipes, error) { return OpenPipes(ctx, s) }

@@ -7,7 +7,7 @@ import (
 	"path/filepath"
 	"syscall"
 
-	"github.com/containerd/fifo"
+	"github.com/wincri/wincri/runtime/cio"
 	"golang.org/x/sys/unix"
 )
 
@@ -19,7 +19,9 @@ func sysProcAttr() *syscall.SysProcAttr {
 // copyShimLog reads the shim's log fifo (bundle/log) into this daemon's log:
 // a shim whose log nobody reads blocks.
 func copyShimLog(ctx context.Context, _, id, bundle string, _ bool) (func(), error) {
-	f, err := fifo.OpenFifo(context.Background(), filepath.Join(bundle, "log"), unix.O_RDWR|unix.O_CREAT|unix.O_NONBLOCK, 0o700)
+	// Read and write: the open does not wait, and the reads never end while
+	// a new shim has yet to open its end.
+	f, err := cio.OpenFifoNow(filepath.Join(bundle, "log"), unix.O_RDWR)
 	if err != nil {
 		return nil, err
 	}
