@@ -141,15 +141,20 @@ func loadConfig(o options) (*config.Config, error) {
 // (the Windows service manager's stop).
 func serve(cfg *config.Config, stop <-chan struct{}) error {
 	ctx := context.Background()
+	// Listen before the recovery: a client (the kubelet after a restart of
+	// this daemon) that connects meanwhile waits in the backlog and is
+	// answered as soon as the runtime is ready, instead of retrying on its
+	// backoff; a second daemon started meanwhile finds the socket taken.
+	l, err := server.Listen(cfg.Listen)
+	if err != nil {
+		return err
+	}
+	defer l.Close()
 	rt, err := runtime.New(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	defer rt.Close()
-	l, err := server.Listen(cfg.Listen)
-	if err != nil {
-		return err
-	}
 	st, err := server.StartStreaming(rt, cfg.Streaming.Address)
 	if err != nil {
 		return err
