@@ -118,8 +118,10 @@ func (r *Runtime) StopPodSandbox(ctx context.Context, id string) error {
 		for _, c := range r.podContainers(p.rec.Id) {
 			logErr(ctx, deleteTask(ctx, s, c.rec.Id), "delete leftover task", "container", c.rec.Id)
 		}
-		logErr(ctx, s.Shutdown(ctx, p.rec.Id), "shut down shim", "pod", p.rec.Id)
+		// Forgotten before it goes: the connection its shutdown closes is
+		// not a shim that died (watchSandbox would say so).
 		p.shim.Store(nil)
+		logErr(ctx, s.Shutdown(ctx, p.rec.Id), "shut down shim", "pod", p.rec.Id)
 		p.rec.Shim = nil
 	}
 	if p.rec.NetworkSetUp {
