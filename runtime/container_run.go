@@ -101,6 +101,9 @@ func (r *Runtime) attachOutput(ctx context.Context, c *container) (cio.Streams, 
 	return r.startOutput(ctx, c, cio.StartLogger)
 }
 
+// startOutput is attachOutput with the way the logger opens the streams:
+// cio.StartLogger for a new task, cio.ReattachLogger for a running one whose
+// shim already holds their other ends (recovery).
 func (r *Runtime) startOutput(ctx context.Context, c *container, start func(context.Context, cio.Streams, *cio.LogFile) (*cio.Logger, error)) (cio.Streams, error) {
 	streams, err := cio.NewStreams(r.ioDir(c.rec.Id), c.rec.Id, c.cfg.GetStdin(), c.cfg.GetTty())
 	if err != nil || c.logger != nil {
