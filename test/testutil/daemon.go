@@ -314,8 +314,11 @@ func (d *Daemon) shims(spare bool) []int {
 		if err != nil || strings.HasPrefix(cwd, spares) != spare {
 			continue
 		}
+		// The shim binary's "start" action forks the spare and exits; an
+		// exiting process has released its memory, so its command line
+		// reads empty, while its working directory is still there.
 		b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
-		if spare && strings.HasSuffix(string(b), "\x00start\x00") {
+		if spare && (len(b) == 0 || strings.HasSuffix(string(b), "\x00start\x00")) {
 			continue
 		}
 		pids = append(pids, pid)
