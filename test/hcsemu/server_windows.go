@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -198,6 +199,9 @@ func (s *Server) conn(c net.Conn) {
 		s.mu.Lock()
 		if old := s.events[pid]; old != nil {
 			old.c.Close()
+			if s.Log != nil {
+				s.Log(fmt.Sprintf("hcsemu: pid %d opened a second event connection: the first is closed", pid))
+			}
 		}
 		s.events[pid] = &eventConn{c: c}
 		s.mu.Unlock()
@@ -299,7 +303,9 @@ func (s *Server) emit(h uint64, typ uint32, data string) {
 	ec.mu.Lock()
 	defer ec.mu.Unlock()
 	_ = ec.c.SetWriteDeadline(time.Now().Add(5 * time.Second))
-	_ = writeFrame(ec.c, []string{strconv.FormatUint(h, 10), strconv.FormatUint(uint64(typ), 10), data})
+	if err := writeFrame(ec.c, []string{strconv.FormatUint(h, 10), strconv.FormatUint(uint64(typ), 10), data}); err != nil && s.Log != nil {
+		s.Log(fmt.Sprintf("hcsemu: event %#x for handle %d to pid %d lost: %v", typ, h, pid, err))
+	}
 }
 
 func argN(args []string, n int) []string {
@@ -351,14 +357,20 @@ func (s *Server) watch(pid uint32) {
 func (s *Server) callerExited(pid uint32) {
 	s.mu.Lock()
 	touched := map[*system]bool{}
+	var closed []string
 	for id, h := range s.handles {
 		if h.owner == pid {
 			delete(s.handles, id)
 			delete(s.subs, id)
+			closed = append(closed, fmt.Sprintf("%d=%s", id, h.describe()))
 			if h.sys != nil {
 				touched[h.sys] = true
 			}
 		}
+	}
+	if s.Log != nil {
+		sort.Strings(closed)
+		s.Log(fmt.Sprintf("hcsemu: pid %d exited: its %d handles closed [%s]", pid, len(closed), strings.Join(closed, " ")))
 	}
 	if ec := s.events[pid]; ec != nil {
 		ec.c.Close()
@@ -380,6 +392,19 @@ func (s *Server) callerExited(pid uint32) {
 	for _, sys := range orphans {
 		s.terminateOrphan(sys)
 	}
+}
+
+// describe names what a handle refers to, for the log.
+func (h *handle) describe() string {
+	switch {
+	case h.proc != nil && h.sys != nil:
+		return fmt.Sprintf("process:%s/%d", h.sys.id, h.proc.pid)
+	case h.sys != nil:
+		return "system:" + h.sys.id
+	case h.hcnKind != "":
+		return h.hcnKind + ":" + h.hcnID
+	}
+	return "other"
 }
 
 func (s *Server) hasHandles(sys *system) bool {

@@ -35,6 +35,7 @@ type env struct {
 	img      runtimeapi.ImageServiceClient
 	image    string // the workload image
 	escImage string // the same, built with ArgsEscaped
+	started  string // when the test started (names the directory of kept logs)
 }
 
 func newEnv(t *testing.T) *env {
@@ -51,7 +52,7 @@ func newEnv(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	emu.Log = func(l string) { fmt.Fprintln(logf, l) }
-	e := &env{t: t, bin: bin, dir: t.TempDir(), emu: emu, reg: startRegistry(t),
+	e := &env{t: t, bin: bin, dir: t.TempDir(), emu: emu, reg: startRegistry(t), started: time.Now().Format("20060102-150405"),
 		pipe: fmt.Sprintf(`\\.\pipe\wincri-e2e-%d`, os.Getpid())}
 	t.Cleanup(func() {
 		e.stopDaemon()
@@ -61,6 +62,7 @@ func newEnv(t *testing.T) *env {
 		if t.Failed() {
 			dumpFile(t, "hcsemu calls", logf.Name())
 			dumpFile(t, "wincri log", e.logPath())
+			e.keepLogs(logf.Name(), e.logPath())
 		}
 	})
 	if _, err := emu.AddNetwork(`{"Name":"cbr0","Type":"L2Bridge","SchemaVersion":{"Major":2,"Minor":0},
@@ -83,6 +85,27 @@ func dumpFile(t *testing.T, what, path string) {
 		s = "...\n" + s[len(s)-60000:]
 	}
 	t.Logf("%s (%s):\n%s", what, path, s)
+}
+
+// keepLogs copies the whole of each file (the test log has only their
+// tails) into a directory of its own beside the binaries, outside the test's
+// temporary directories, for a failure that does not come back on demand.
+func (e *env) keepLogs(files ...string) {
+	dir := filepath.Join(e.bin, "failed", strings.ReplaceAll(e.t.Name(), "/", "_")+"-"+e.started)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		e.t.Logf("keeping the logs: %v", err)
+		return
+	}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err == nil {
+			err = os.WriteFile(filepath.Join(dir, filepath.Base(f)), b, 0o644)
+		}
+		if err != nil {
+			e.t.Logf("keeping %s: %v", f, err)
+		}
+	}
+	e.t.Logf("full logs kept in %s", dir)
 }
 
 func (e *env) writeConfig() {

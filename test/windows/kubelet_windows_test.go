@@ -68,6 +68,7 @@ func newWinKubelet(t *testing.T, e *env) *winKubelet {
 		if t.Failed() {
 			b, _ := os.ReadFile(k.logPath())
 			t.Logf("kubelet.exe log (errors and the last lines):\n%s", kubeletapi.ErrorsAndTail(string(b), 80))
+			e.keepLogs(k.logPath())
 		}
 	})
 	return k
