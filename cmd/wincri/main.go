@@ -131,6 +131,9 @@ func loadConfig(o options) (*config.Config, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	if err := log.SetFormat(log.OutputFormat(cfg.LogFormat)); err != nil {
+		return nil, err
+	}
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(cfg.GCPercent)
 	}

@@ -27,6 +27,8 @@ type Config struct {
 	Listen string `toml:"listen"`
 	// LogLevel is one of trace, debug, info, warn, error.
 	LogLevel string `toml:"log_level"`
+	// LogFormat is text (logfmt) or json, both with nanosecond timestamps.
+	LogFormat string `toml:"log_format"`
 	// GCPercent is the Go garbage collector's target (GOGC): how far the
 	// heap may grow above live data before a collection. The GOGC
 	// environment variable, when set, wins.
@@ -154,6 +156,7 @@ func Default() *Config {
 		State:          defaultState,
 		Listen:         defaultListen,
 		LogLevel:       "info",
+		LogFormat:      "text",
 		GCPercent:      50,
 		SandboxImage:   "registry.k8s.io/pause:3.10.2", // containerd 2.4.2's DefaultSandboxImage
 		DropInfra:      true,
@@ -233,6 +236,9 @@ func (c *Config) Validate() error {
 	if c.Registry.PullProgressInterval.Duration <= 0 {
 		errs = append(errs, errors.New("registry.pull_progress_interval must be positive"))
 	}
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		errs = append(errs, fmt.Errorf("log_format must be text or json, not %q", c.LogFormat))
+	}
 	if c.GCPercent < -1 || c.GCPercent == 0 {
 		errs = append(errs, errors.New("gc_percent must be positive, or -1 to disable GC"))
 	}
@@ -292,6 +298,8 @@ state = {{q .State}}
 listen = {{q .Listen}}
 # trace, debug (logs every CRI call with its latency), info, warn, error.
 log_level = {{q .LogLevel}}
+# text (logfmt) or json, both with nanosecond timestamps.
+log_format = {{q .LogFormat}}
 # Go GC target (GOGC; Go's default is 100): the heap may grow this many percent
 # above live data before a collection. 50 keeps the daemon ~15 % smaller at 110
 # pods for a little more GC work; the GOGC environment variable wins; -1 disables GC.

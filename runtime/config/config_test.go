@@ -60,8 +60,9 @@ func TestValidate(t *testing.T) {
 	c.Runtimes["bad"] = Runtime{Platform: "plan9"}
 	c.Registry.MaxConcurrentDownloads = 0
 	c.GCPercent = 0
+	c.LogFormat = "xml"
 	err := c.Validate()
-	for _, want := range []string{`default_runtime "nope"`, "runtimes.bad: shim", "runtimes.bad: platform", "max_concurrent_downloads", "gc_percent"} {
+	for _, want := range []string{`default_runtime "nope"`, "runtimes.bad: shim", "runtimes.bad: platform", "max_concurrent_downloads", "gc_percent", `log_format must be text or json, not "xml"`} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("Validate: %v, want it to mention %q", err, want)
 		}
