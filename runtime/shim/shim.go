@@ -127,7 +127,7 @@ func (m *Manager) Start(ctx context.Context, id, binary, bundle string, opts pro
 	}
 	info := &records.Shim{Binary: path, Address: params.Address, Protocol: params.Protocol, Version: params.Version, Bundle: bundle}
 	freshPipe(info.Address)
-	s, err := connect(ctx, id, info, shimclient.AnonDialer, logStop)
+	s, err := connect(ctx, id, info, logStop, func() (net.Conn, error) { return shimclient.Connect(info.Address, shimclient.AnonDialer) })
 	if err != nil {
 		// The shim runs but cannot be reached: do not leave it behind.
 		m.Cleanup(context.WithoutCancel(ctx), id, info)
@@ -138,19 +138,44 @@ func (m *Manager) Start(ctx context.Context, id, binary, bundle string, opts pro
 
 // Connect reattaches to a running shim after a restart of this daemon.
 func (m *Manager) Connect(ctx context.Context, id string, info *records.Shim) (*Shim, error) {
+	return m.reconnect(ctx, id, info, false)
+}
+
+// Reattach is Connect at the daemon's start, for many shims at once. Where
+// live can tell (Linux: the sockets listening, see Listening), a shim whose
+// address nobody listens on is gone, and the connection to one that listens
+// is made at the first call, not now. Otherwise it is Connect.
+func (m *Manager) Reattach(ctx context.Context, id string, info *records.Shim, live *Listeners) (*Shim, error) {
+	if live == nil {
+		return m.Connect(ctx, id, info)
+	}
+	if !live.Has(info.Address) {
+		return nil, fmt.Errorf("connect to shim %s at %s: nothing listens there", id, info.Address)
+	}
+	return m.reconnect(ctx, id, info, true)
+}
+
+func (m *Manager) reconnect(ctx context.Context, id string, info *records.Shim, lazy bool) (*Shim, error) {
 	logStop, err := copyShimLog(ctx, m.cfg.Namespace, id, info.Bundle, false)
 	if err != nil {
 		logStop = func() {}
 	}
-	return connect(ctx, id, info, shimclient.AnonReconnectDialer, logStop)
+	dial := func() (net.Conn, error) { return shimclient.Connect(info.Address, shimclient.AnonReconnectDialer) }
+	if lazy {
+		eager := dial
+		dial = func() (net.Conn, error) { return newLazyConn(eager), nil }
+	}
+	return connect(ctx, id, info, logStop, dial)
 }
 
-func connect(ctx context.Context, id string, info *records.Shim, dialer func(string, time.Duration) (net.Conn, error), logStop func()) (*Shim, error) {
+// connect makes the ttrpc client of the shim at info's address over the
+// connection dial returns.
+func connect(ctx context.Context, id string, info *records.Shim, logStop func(), dial func() (net.Conn, error)) (*Shim, error) {
 	if p := strings.ToLower(info.Protocol); p != "ttrpc" {
 		logStop()
 		return nil, fmt.Errorf("shim %s speaks %q: only ttrpc shims are supported", id, info.Protocol)
 	}
-	conn, err := shimclient.Connect(info.Address, dialer)
+	conn, err := dial()
 	if err != nil {
 		logStop()
 		return nil, fmt.Errorf("connect to shim %s at %s: %w", id, info.Address, err)
