@@ -293,12 +293,11 @@ func securityOpts(sc *runtimeapi.LinuxContainerSecurityContext, imageUser string
 			oci.WithWriteableSysfs, oci.WithWriteableCgroupfs, oci.WithMaskedPaths(nil), oci.WithReadonlyPaths(nil))
 	} else {
 		opts = append(opts, capabilityOpts(sc.GetCapabilities())...)
-		if sc.GetMaskedPaths() != nil {
-			opts = append(opts, oci.WithMaskedPaths(sc.GetMaskedPaths()))
-		}
-		if sc.GetReadonlyPaths() != nil {
-			opts = append(opts, oci.WithReadonlyPaths(sc.GetReadonlyPaths()))
-		}
+		// Exactly the paths the request names, none when it names none, as
+		// containerd does: the kubelet sends its defaults, and an empty list
+		// for a pod whose procMount is Unmasked, which reaches us as no list
+		// (proto3), so "none named" cannot mean "the defaults".
+		opts = append(opts, oci.WithMaskedPaths(sc.GetMaskedPaths()), oci.WithReadonlyPaths(sc.GetReadonlyPaths()))
 		so, err := seccompOpt(sc.GetSeccomp(), sc.GetSeccompProfilePath())
 		if err != nil {
 			return nil, err
