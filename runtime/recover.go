@@ -52,10 +52,9 @@ func (r *Runtime) recover(ctx context.Context, phases *phases) error {
 	// reattaching dials none: each shim is reached at its first call.
 	phases.mark("pod-records")
 	pods := r.allPods()
-	live, err := shim.Listening()
+	live, err := shim.Listening() // nil when it cannot tell: Reattach connects
 	if err != nil {
 		log.G(ctx).WithError(err).Warn("cannot tell which shims listen: connecting to each")
-		live = nil
 	}
 	parallel(len(pods), func(i int) { r.reattachPod(ctx, pods[i], live) })
 	phases.mark("pod-shims")

@@ -109,27 +109,24 @@ func (l *lazyConn) RemoteAddr() net.Addr {
 	return lazyAddr{}
 }
 
-// Deadlines need a connection: ttrpc's client sets none.
-func (l *lazyConn) SetDeadline(t time.Time) error {
+// Deadlines need a connection, so setting one dials (ttrpc's client sets
+// none).
+func (l *lazyConn) withConn(f func(net.Conn) error) error {
 	c, err := l.connect()
 	if err != nil {
 		return err
 	}
-	return c.SetDeadline(t)
+	return f(c)
+}
+
+func (l *lazyConn) SetDeadline(t time.Time) error {
+	return l.withConn(func(c net.Conn) error { return c.SetDeadline(t) })
 }
 
 func (l *lazyConn) SetReadDeadline(t time.Time) error {
-	c, err := l.connect()
-	if err != nil {
-		return err
-	}
-	return c.SetReadDeadline(t)
+	return l.withConn(func(c net.Conn) error { return c.SetReadDeadline(t) })
 }
 
 func (l *lazyConn) SetWriteDeadline(t time.Time) error {
-	c, err := l.connect()
-	if err != nil {
-		return err
-	}
-	return c.SetWriteDeadline(t)
+	return l.withConn(func(c net.Conn) error { return c.SetWriteDeadline(t) })
 }
