@@ -219,13 +219,16 @@ func (r *Runtime) cleanupAfterShim(id string, info *records.Shim) {
 }
 
 // cleanupInterruptedCreate runs the shim binary's "delete" for a task the
-// shim began to create (its options are in the bundle) but does not hold:
-// a crash of ours cancelled the creation, which leaves runc's state, a
-// waiting "runc init" and the cgroup behind.
+// shim was asked to create but does not hold: a crash of ours cut the
+// creation short (createBegun). The delete kills what runc started and
+// unmounts the rootfs (runc's shim), or terminates the compute system
+// (hcsshim's).
 func (r *Runtime) cleanupInterruptedCreate(id string, info *records.Shim) {
-	if _, err := os.Stat(filepath.Join(r.bundleDir(id), "options.json")); err == nil {
+	marker := filepath.Join(r.bundleDir(id), createBegun)
+	if _, err := os.Stat(marker); err == nil {
 		log.L.WithField("id", id).Info("cleaning up a task creation a crash interrupted")
 		r.cleanupAfterShim(id, info)
+		logErr(context.Background(), os.Remove(marker), "remove create marker", "id", id)
 	}
 }
 

@@ -141,12 +141,26 @@ func createTask(ctx context.Context, s *shim.Shim, h handler, id, bundle string,
 	// fails on its own, within taskCallTimeout.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), taskCallTimeout)
 	defer cancel()
+	// Only our death cuts it short: the marker tells the next start to
+	// clean up after a create it cannot ask the shim about.
+	marker := filepath.Join(bundle, createBegun)
+	if err := os.WriteFile(marker, nil, 0o600); err != nil {
+		return 0, err
+	}
 	resp, err := s.Task.Create(ctx, req)
 	if err != nil {
 		return 0, fmt.Errorf("create task %s: %w", id, errgrpcFromShim(err))
 	}
-	return resp.Pid, nil
+	return resp.Pid, os.Remove(marker)
 }
+
+// createBegun, in a bundle, marks a task create that has not returned
+// (cleanupInterruptedCreate). A shim that loses its client while creating
+// may give up on the task without undoing it: runc's shim leaves a waiting
+// "runc init" and its cgroup; hcsshim's, whose create fails when it cannot
+// publish the task's create event, leaves the compute system and its
+// mounted scratch layer.
+const createBegun = "create-begun"
 
 // taskCallTimeout bounds a task create or start that no client deadline
 // may cut short.

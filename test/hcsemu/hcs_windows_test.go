@@ -192,6 +192,7 @@ func mountedScratch(t *testing.T, s *Server, scratch, base string) string {
 	if _, err := s.activateLayer(0, []string{"", scratch}); err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(s.releaseAll) // before the temporary directories go
 	if _, err := s.prepareLayer(0, []string{"", scratch, "1", base}); err != nil {
 		t.Fatal(err)
 	}

@@ -21,6 +21,7 @@ type layer struct {
 	root      string
 	volume    string   // \\?\Volume{GUID}\ naming root
 	parents   []string // the parent layers it was prepared with, top-most first
+	held      bool     // its directory cannot be renamed (hold_windows.go)
 }
 
 func layerKey(p string) string { return strings.ToLower(filepath.Clean(p)) }
@@ -163,18 +164,36 @@ func (s *Server) activateLayer(_ uint32, a []string) ([]string, *hcsError) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	l.activated = true
+	s.hold(l)
 	return nil, nil
 }
 
+// deactivateLayer detaches the layer's VHD, and with it what PrepareLayer
+// mounted on it: containerd's windows snapshotter relies on that to free
+// a scratch layer a crash left activated and prepared (hold_windows.go).
+// A compute system that is not stopped still uses it: refused, as what
+// HCS does then is not known here (docs/windows.md).
 func (s *Server) deactivateLayer(_ uint32, a []string) ([]string, *hcsError) {
 	l := s.layerOf(layerPath(a))
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if l.prepared {
-		return nil, fail(hrInvalidState, "layer %s is still prepared", l.path)
+	if err := s.inUse(l); err != nil {
+		return nil, err
 	}
-	l.activated = false
+	l.prepared, l.activated = false, false
+	s.release(l)
 	return nil, nil
+}
+
+// inUse refuses to take away the mount of a compute system that is not
+// stopped. Called with s.mu held.
+func (s *Server) inUse(l *layer) *hcsError {
+	for _, o := range s.systems {
+		if l.prepared && o.root == l.root && o.state != "Stopped" {
+			return fail(hrInvalidState, "layer %s is compute system %s's root", l.path, o.id)
+		}
+	}
+	return nil
 }
 
 // prepareLayer mounts the parents (top first, base last) under the
@@ -200,6 +219,17 @@ func (s *Server) prepareLayer(_ uint32, a []string) ([]string, *hcsError) {
 	}
 	root := filepath.Join(p, "hcsemu-root")
 	if !isDir(root) {
+		// The held directory takes no new entries: let it go meanwhile.
+		s.mu.Lock()
+		s.release(l)
+		s.mu.Unlock()
+		defer func() {
+			s.mu.Lock()
+			if l.activated {
+				s.hold(l)
+			}
+			s.mu.Unlock()
+		}()
 		tmp := root + ".tmp"
 		os.RemoveAll(tmp)
 		for i := len(parents) - 1; i >= 0; i-- {
@@ -230,7 +260,11 @@ func (s *Server) unprepareLayer(_ uint32, a []string) ([]string, *hcsError) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if !l.prepared {
-		return nil, fail(hrInvalidState, "layer %s is not prepared", l.path)
+		// The error containerd's test clean-up ignores (containerd#5133).
+		return nil, fail(hrDevNotExist, "layer %s is not prepared", l.path)
+	}
+	if err := s.inUse(l); err != nil {
+		return nil, err
 	}
 	l.prepared = false
 	return nil, nil

@@ -31,6 +31,7 @@ const (
 	hrElementNotFound  int32 = -2147023728 // HRESULT_FROM_WIN32(ERROR_NOT_FOUND) 0x80070490
 	hrPathNotFound     int32 = -2147024893 // 0x80070003
 	hrAlreadyExists    int32 = -2147024713 // 0x800700b7
+	hrDevNotExist      int32 = -2147024841 // HRESULT_FROM_WIN32(ERROR_DEV_NOT_EXIST) 0x80070037
 	hrNamespaceMissing int32 = -2143617013 // HCN_E_NAMESPACE_NOT_FOUND 0x803b000b
 )
 
@@ -80,6 +81,8 @@ type Server struct {
 	procs   []*process // every process started, also of removed systems
 	dp      dataplane  // endpoint addresses and port mappings on the host
 	closed  chan struct{}
+	// holdOnce logs once that layer directories cannot be held.
+	holdOnce sync.Once
 }
 
 type eventConn struct {
@@ -145,6 +148,7 @@ func (s *Server) Close() {
 	}
 	s.mu.Unlock()
 	s.closeDataplane()
+	s.releaseAll()
 	select {
 	case <-s.closed:
 	default:

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -36,6 +37,9 @@ type env struct {
 	image    string // the workload image
 	escImage string // the same, built with ArgsEscaped
 	started  string // when the test started (names the directory of kept logs)
+	// onCall, if set, sees each line of the emulator's call log as the
+	// call returns to its caller.
+	onCall atomic.Pointer[func(string)]
 }
 
 func newEnv(t *testing.T) *env {
@@ -51,9 +55,14 @@ func newEnv(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	emu.Log = func(l string) { fmt.Fprintln(logf, l) }
 	e := &env{t: t, bin: bin, dir: t.TempDir(), emu: emu, reg: startRegistry(t), started: time.Now().Format("20060102-150405"),
 		pipe: fmt.Sprintf(`\\.\pipe\wincri-e2e-%d`, os.Getpid())}
+	emu.Log = func(l string) {
+		fmt.Fprintln(logf, l)
+		if f := e.onCall.Load(); f != nil {
+			(*f)(l)
+		}
+	}
 	t.Cleanup(func() {
 		e.stopDaemon()
 		emu.KillCallers() // the shims

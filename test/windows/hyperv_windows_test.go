@@ -65,7 +65,7 @@ func (e *env) utilityVM(t *testing.T, name, handler string, annotations map[stri
 		e.fatal("first compute system is not a utility VM: %v %s", err, first.Args[1])
 	}
 	t.Logf("%s: utility VM document (rejected by the emulator): %.400s", handler, first.Args[1])
-	e.waitEmpty()
+	e.waitEmpty(t)
 	list, err := e.rt.ListPodSandbox(ctx(t), &runtimeapi.ListPodSandboxRequest{})
 	if err != nil || len(list.Items) != 0 {
 		t.Fatalf("pods after the failed run: %v %v", list, err)

@@ -103,11 +103,11 @@ func TestWindowsKubelet(t *testing.T) {
 			cs, err2 := e.rt.ListContainers(ctx(t), &runtimeapi.ListContainersRequest{})
 			return err == nil && err2 == nil && len(ps.Items) == 0 && len(cs.Containers) == 0
 		})
-		e.waitEmpty()
+		e.waitEmpty(t)
 	})
 	k.stop()
 	crictlLifecycle(t, e)
-	e.waitEmpty()
+	e.waitEmpty(t)
 	for _, p := range k.problems() {
 		t.Logf("kubelet.exe said: %s", p)
 	}

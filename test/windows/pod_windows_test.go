@@ -268,33 +268,33 @@ func (e *env) removeAll(pod string) {
 	if _, err := e.rt.RemovePodSandbox(c, &runtimeapi.RemovePodSandboxRequest{PodSandboxId: pod}); err != nil {
 		e.fatal("remove pod: %v", err)
 	}
-	e.waitEmpty()
+	e.waitEmpty(t)
 }
 
 // waitEmpty waits until HCS has no compute system and no mounted layer,
 // HCN no namespace and no endpoint, and no container process runs.
-func (e *env) waitEmpty() {
-	e.t.Helper()
+func (e *env) waitEmpty(t *testing.T) {
+	t.Helper()
 	empty := func() bool {
 		return len(e.emu.Systems()) == 0 && len(e.emu.HCNObjects("namespace")) == 0 &&
 			len(e.emu.HCNObjects("endpoint")) == 0 && len(e.emu.Layers()) == 0
 	}
 	for deadline := time.Now().Add(60 * time.Second); !empty(); time.Sleep(200 * time.Millisecond) {
 		if time.Now().After(deadline) {
-			e.t.Fatalf("HCS and HCN not empty after 60s: systems %+v, namespaces %v, endpoints %v, layers %v",
+			t.Fatalf("HCS and HCN not empty after 60s: systems %+v, namespaces %v, endpoints %v, layers %v",
 				e.emu.Systems(), e.emu.HCNObjects("namespace"), e.emu.HCNObjects("endpoint"), e.emu.Layers())
 		}
 	}
 	for _, p := range e.emu.Processes() {
 		if !p.Exited {
-			e.t.Errorf("process left running: %+v", p)
+			t.Errorf("process left running: %+v", p)
 		}
 	}
 	if m := hcsemu.Mounted(); len(m) != 0 {
-		e.t.Errorf("mapped directories left mounted: %v", m)
+		t.Errorf("mapped directories left mounted: %v", m)
 	}
 	if a := e.emu.EndpointAddresses(); len(a) != 0 {
-		e.t.Errorf("endpoint addresses left on the host: %v", a)
+		t.Errorf("endpoint addresses left on the host: %v", a)
 	}
 }
 
