@@ -127,7 +127,12 @@ func (r *Runtime) Exec(ctx context.Context, id string, cmd []string, eio ExecIO,
 	case st = <-done:
 	case <-wctx.Done():
 		s.Task.Kill(bg, &taskapi.KillRequest{ID: cid, ExecID: execID, Signal: 9})
-		<-done
+		// A shim that never reports the exit keeps this call only as long
+		// as its client waits (containerd waits on the request's context).
+		select {
+		case <-done:
+		case <-ctx.Done():
+		}
 		if ctx.Err() != nil {
 			return 0, ctx.Err()
 		}

@@ -97,10 +97,40 @@ func (s *Server) subscribe(pid uint32, a []string) ([]string, *hcsError) {
 	}
 	if a[1] == "1" {
 		s.subs[h] = pid
+		// A process or system that ended before its callback was set
+		// still notifies it: hcsshim sets a process's callback after
+		// HcsCreateProcess returns and waits for nothing else, so a
+		// command that exits at once (a probe) would otherwise never be
+		// seen to exit (inferred: fast execs do end on Windows).
+		if typ, data, ended := exitEvent(s.handles[h]); ended {
+			go s.emit(h, typ, data)
+		}
 	} else {
 		delete(s.subs, h)
 	}
 	return nil, nil
+}
+
+// exitEvent is the notification the object of a process or system
+// handle gave when it ended, if it has. Called with s.mu held.
+func exitEvent(hd *handle) (typ uint32, data string, ended bool) {
+	switch {
+	case hd == nil:
+	case hd.proc != nil:
+		select {
+		case <-hd.proc.done:
+			return eventProcessExited, hd.proc.exitData(), true
+		default:
+		}
+	case hd.sys != nil && hd.sys.state == "Stopped":
+		return eventSystemExited, systemExitData(hd.sys.exit), true
+	}
+	return 0, "", false
+}
+
+func systemExitData(exitType string) string {
+	data, _ := json.Marshal(map[string]any{"Status": 0, "ExitType": exitType})
+	return string(data)
 }
 
 // systemOf returns the system of a system handle the caller opened.
@@ -332,10 +362,10 @@ func (s *Server) stop(sys *system, exitType string) ([]string, *hcsError) {
 	s.mu.Unlock()
 	sys.killAll(procs)
 	sys.unmountAll()
-	data, _ := json.Marshal(map[string]any{"Status": 0, "ExitType": exitType})
+	data := systemExitData(exitType)
 	go func() {
 		for _, h := range hs {
-			s.emit(h, eventSystemExited, string(data))
+			s.emit(h, eventSystemExited, data)
 		}
 	}()
 	return []string{""}, nil

@@ -1,10 +1,13 @@
 package hcsemu
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 	"unsafe"
 
 	"golang.org/x/sys/windows"
@@ -245,5 +248,74 @@ func TestStoppedSystemGoesWithItsLastHandle(t *testing.T) {
 	}
 	if _, herr := s.closeHandle(me, p[:1]); herr != nil || listed() {
 		t.Fatalf("closing the last (process) handle: %v, still listed %v", herr, listed())
+	}
+}
+
+// hcsEvent is computecore's HCS_EVENT.
+type hcsEvent struct {
+	Type      uint32
+	EventData *uint16
+	Operation uintptr
+}
+
+// TestExitBeforeCallback: a process that exits before its caller sets the
+// callback (hcsshim sets it after HcsCreateProcess returns; a probe's
+// command can be done by then) still notifies the callback, once.
+func TestExitBeforeCallback(t *testing.T) {
+	s := start(t)
+	me := uint32(os.Getpid())
+	base := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(base, "Files"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	h, herr := s.createSystem(me, []string{"late", containerJSON(base, mountedScratch(t, s, t.TempDir(), base))})
+	if herr != nil {
+		t.Fatal(herr)
+	}
+	if _, herr := s.startSystem(me, h[:1]); herr != nil {
+		t.Fatal(herr)
+	}
+	sys, _ := strconv.ParseUint(h[0], 10, 64)
+	op := call(t, "HcsCreateOperation", 0, 0)
+	defer call(t, "HcsCloseOperation", uintptr(op))
+	var proc uintptr
+	if hr := call(t, "HcsCreateProcess", uintptr(sys), wstr(`{"CommandLine":"cmd /c exit 7"}`), uintptr(op), 0, uintptr(unsafe.Pointer(&proc))); int32(hr) < 0 {
+		t.Fatalf("HcsCreateProcess: 0x%08x", hr)
+	}
+	defer call(t, "HcsCloseProcess", proc)
+	exited := func() bool {
+		for _, p := range s.Processes() {
+			if p.System == "late" && p.Exited {
+				return true
+			}
+		}
+		return false
+	}
+	for deadline := time.Now().Add(30 * time.Second); !exited(); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the process did not exit")
+		}
+	}
+	got := make(chan string, 4)
+	cb := windows.NewCallback(func(ev *hcsEvent, _ uintptr) uintptr {
+		got <- fmt.Sprintf("%#x %s", ev.Type, windows.UTF16PtrToString(ev.EventData))
+		return 0
+	})
+	if hr := call(t, "HcsSetProcessCallback", proc, 0, 0, cb); hr != 0 {
+		t.Fatalf("HcsSetProcessCallback: 0x%08x", hr)
+	}
+	defer call(t, "HcsSetProcessCallback", proc, 0, 0, 0)
+	select {
+	case ev := <-got:
+		if !strings.HasPrefix(ev, fmt.Sprintf("%#x ", eventProcessExited)) || !strings.Contains(ev, `"ExitCode":7`) {
+			t.Errorf("the callback got %s, want ProcessExited with exit code 7", ev)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no ProcessExited for a process that exited before its callback was set")
+	}
+	select {
+	case ev := <-got:
+		t.Errorf("a second event: %s", ev)
+	case <-time.After(time.Second):
 	}
 }

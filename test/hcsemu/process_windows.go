@@ -137,7 +137,7 @@ func (s *Server) createProcess(caller uint32, a []string) ([]string, *hcsError) 
 // callback once the process ends.
 func (s *Server) waitProcess(p *process) {
 	<-p.done
-	data, _ := json.Marshal(map[string]any{"ProcessId": p.pid, "Exited": true, "ExitCode": p.exitCode})
+	data := p.exitData()
 	s.mu.Lock()
 	var hs []uint64
 	for id, h := range s.handles {
@@ -147,8 +147,14 @@ func (s *Server) waitProcess(p *process) {
 	}
 	s.mu.Unlock()
 	for _, h := range hs {
-		s.emit(h, eventProcessExited, string(data))
+		s.emit(h, eventProcessExited, data)
 	}
+}
+
+// exitData is the ProcessExited notification's document (after done).
+func (p *process) exitData() string {
+	data, _ := json.Marshal(map[string]any{"ProcessId": p.pid, "Exited": true, "ExitCode": p.exitCode})
+	return string(data)
 }
 
 var pipeSeq atomic.Uint64

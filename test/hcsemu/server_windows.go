@@ -97,6 +97,8 @@ type handle struct {
 	proc    *process
 	hcnKind string
 	hcnID   string
+	// exitSent: its exit notification went out (there is one per handle).
+	exitSent bool
 }
 
 // Start listens on 127.0.0.1 and puts the address in HCSEMU_ADDR, which
@@ -300,6 +302,14 @@ func (s *Server) emit(h uint64, typ uint32, data string) {
 	s.mu.Lock()
 	pid, ok := s.subs[h]
 	ec := s.events[pid]
+	if ok && ec != nil && (typ == eventProcessExited || typ == eventSystemExited) {
+		// Sent once, by the exit or by a subscription that came after it.
+		if hd := s.handles[h]; hd == nil || hd.exitSent {
+			ok = false
+		} else {
+			hd.exitSent = true
+		}
+	}
 	s.mu.Unlock()
 	if !ok || ec == nil {
 		return

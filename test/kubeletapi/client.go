@@ -29,6 +29,14 @@ func NewClient(t *testing.T, port int, exited <-chan struct{}) *Client {
 		HTTP: &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}}
 }
 
+// In is the client failing t instead (a subtest's: FailNow must come from
+// the goroutine of the test it fails).
+func (k *Client) In(t *testing.T) *Client {
+	c := *k
+	c.T = t
+	return &c
+}
+
 // URL is the address of path on the kubelet.
 func (k *Client) URL(path string) string { return fmt.Sprintf("https://127.0.0.1:%d%s", k.Port, path) }
 

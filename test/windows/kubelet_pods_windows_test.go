@@ -46,7 +46,7 @@ func TestWindowsKubelet(t *testing.T) {
 	})
 
 	t.Run("logs", func(t *testing.T) {
-		k.WaitFor("solo's output through /containerLogs", 60*time.Second, func() bool {
+		k.In(t).WaitFor("solo's output through /containerLogs", 60*time.Second, func() bool {
 			b, err := k.Get("/containerLogs/default/" + solo + "/app")
 			return err == nil && strings.Contains(string(b), "solo 5\n")
 		})
@@ -68,7 +68,7 @@ func TestWindowsKubelet(t *testing.T) {
 		checkKubeletStats(t, k, solo, duo)
 		// readiness starts over with the kubelet: ready again at the next probes
 		var after map[string]kubeletapi.Pod
-		k.WaitFor("solo and duo Ready after the kubelet's restart", time.Minute, func() bool {
+		k.In(t).WaitFor("solo and duo Ready after the kubelet's restart", time.Minute, func() bool {
 			after = k.Pods()
 			return after[solo].Ready() && after[duo].Ready()
 		})
@@ -78,7 +78,7 @@ func TestWindowsKubelet(t *testing.T) {
 	t.Run("crictl", func(t *testing.T) { crictlChecks(t, e, solo) })
 
 	t.Run("kill -9 of wincri.exe", func(t *testing.T) {
-		before := k.WaitReady(time.Minute, solo)
+		before := k.In(t).WaitReady(time.Minute, solo)
 		before[duo] = k.Pods()[duo]
 		e.daemon.Process.Kill()
 		<-e.exited
@@ -98,7 +98,7 @@ func TestWindowsKubelet(t *testing.T) {
 		}
 		// The kubelet stops the pods at once; its container GC (every
 		// minute) removes the containers and sandboxes.
-		k.WaitFor("the kubelet to remove every pod and container", 4*time.Minute, func() bool {
+		k.In(t).WaitFor("the kubelet to remove every pod and container", 4*time.Minute, func() bool {
 			ps, err := e.rt.ListPodSandbox(ctx(t), &runtimeapi.ListPodSandboxRequest{})
 			cs, err2 := e.rt.ListContainers(ctx(t), &runtimeapi.ListContainersRequest{})
 			return err == nil && err2 == nil && len(ps.Items) == 0 && len(cs.Containers) == 0
@@ -127,14 +127,14 @@ func restarts(p kubeletapi.Pod, container string) int {
 // shows it, and /metrics/resource has both series for every container.
 func checkKubeletStats(t *testing.T, k *winKubelet, solo, duo string) {
 	var s kubeletapi.Summary
-	k.WaitFor("CPU and memory of solo and duo in /stats/summary", 2*time.Minute, func() bool {
+	k.In(t).WaitFor("CPU and memory of solo and duo in /stats/summary", 2*time.Minute, func() bool {
 		s = kubeletapi.Summary{}
 		return k.GetJSON("/stats/summary", &s) == nil && kubeletapi.StatsComplete(s, solo, 1) && kubeletapi.StatsComplete(s, duo, 2)
 	})
 	// The burner spins a CPU: its rate and its pod's show it.
 	var seen string
 	defer func() { t.Logf("duo's last CPU figures in /stats/summary: %s", seen) }()
-	k.WaitFor("duo's burner usageNanoCores above 300m", 2*time.Minute, func() bool {
+	k.In(t).WaitFor("duo's burner usageNanoCores above 300m", 2*time.Minute, func() bool {
 		s = kubeletapi.Summary{}
 		if k.GetJSON("/stats/summary", &s) != nil {
 			return false
