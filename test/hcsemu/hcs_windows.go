@@ -90,6 +90,7 @@ func errorOutputs(fn string, e *hcsError) []string {
 func (s *Server) subscribe(pid uint32, a []string) ([]string, *hcsError) {
 	a = argN(a, 2)
 	h := parseHandle(a[0])
+	s.awaitEvents(pid)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.handleOf(pid, a[0]) == nil {
@@ -109,6 +110,21 @@ func (s *Server) subscribe(pid uint32, a []string) ([]string, *hcsError) {
 		delete(s.subs, h)
 	}
 	return nil, nil
+}
+
+// awaitEvents waits a little for pid's event connection: the DLL opens it
+// before its first subscription, but on a connection of its own, which
+// may be read after the subscription's; an event emitted in between would
+// have nowhere to go.
+func (s *Server) awaitEvents(pid uint32) {
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		s.mu.Lock()
+		ok := s.events[pid] != nil
+		s.mu.Unlock()
+		if ok {
+			return
+		}
+	}
 }
 
 // exitEvent is the notification the object of a process or system
