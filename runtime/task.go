@@ -19,6 +19,7 @@ import (
 	"github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/wincri/wincri/runtime/cio"
+	"github.com/wincri/wincri/runtime/failpoint"
 	"github.com/wincri/wincri/runtime/images"
 	"github.com/wincri/wincri/runtime/shim"
 )
@@ -147,11 +148,14 @@ func createTask(ctx context.Context, s *shim.Shim, h handler, id, bundle string,
 	if err := os.WriteFile(marker, nil, 0o600); err != nil {
 		return 0, err
 	}
+	failpoint.Crash("task-create-begun")
 	resp, err := s.Task.Create(ctx, req)
 	if err != nil {
 		return 0, fmt.Errorf("create task %s: %w", id, errgrpcFromShim(err))
 	}
-	return resp.Pid, os.Remove(marker)
+	// The task exists: a marker left behind costs only a needless delete.
+	logErr(ctx, os.Remove(marker), "remove create marker", "id", id)
+	return resp.Pid, nil
 }
 
 // createBegun, in a bundle, marks a task create that has not returned

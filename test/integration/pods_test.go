@@ -428,6 +428,22 @@ func TestKill9Restart(t *testing.T) {
 			Metadata: &runtimeapi.ContainerMetadata{Name: "half"}, Image: &runtimeapi.ImageSpec{Image: procImage}, Args: []string{"sleep", "60"}, Linux: containerLinux(cfgA)}})
 		return err
 	})
+	// A crash with the task's create asked for (its mark in the bundle):
+	// the restart runs the shim binary's delete for it and drops the mark;
+	// the container is still created.
+	e.crashDuring("task-create-begun", func(ctx context.Context) error {
+		_, err := e.d.Runtime.StartContainer(ctx, &runtimeapi.StartContainerRequest{ContainerId: created})
+		return err
+	})
+	if st := e.status(created); st.State != runtimeapi.ContainerState_CONTAINER_CREATED {
+		t.Errorf("container whose task create a crash interrupted: %v", st.State)
+	}
+	if _, err := os.Stat(filepath.Join(e.d.Dir, "s", "bundles", created, "create-begun")); !os.IsNotExist(err) {
+		t.Errorf("the create's mark after the restart: %v, want it gone", err)
+	}
+	if b, _ := os.ReadFile(e.d.LogPath()); !strings.Contains(string(b), "cleaning up a task creation a crash interrupted") {
+		t.Error("the restart did not clean up after the interrupted task create")
+	}
 	// A crash between creating the task and starting it: after the restart
 	// the container is still created, and starts.
 	e.crashDuring("container-start-after-task", func(ctx context.Context) error {
