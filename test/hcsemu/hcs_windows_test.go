@@ -217,17 +217,8 @@ func containerJSON(layer, root string) string {
 func TestStoppedSystemGoesWithItsLastHandle(t *testing.T) {
 	s := start(t)
 	me := uint32(os.Getpid()) // the caller its process's stdio goes to
-	base := t.TempDir()
-	if err := os.MkdirAll(filepath.Join(base, "Files"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	h, herr := s.createSystem(me, []string{"lasthandle", containerJSON(base, mountedScratch(t, s, t.TempDir(), base))})
-	if herr != nil {
-		t.Fatal(herr)
-	}
-	if _, herr := s.startSystem(me, h[:1]); herr != nil {
-		t.Fatal(herr)
-	}
+	hs, _ := runningSystem(t, s, "lasthandle", "")
+	h := []string{hs}
 	p, herr := s.createProcess(me, []string{h[0], `{"CommandLine":"cmd /c ping -n 30 127.0.0.1"}`})
 	if herr != nil {
 		t.Fatal(herr)
@@ -263,18 +254,8 @@ type hcsEvent struct {
 // command can be done by then) still notifies the callback, once.
 func TestExitBeforeCallback(t *testing.T) {
 	s := start(t)
-	me := uint32(os.Getpid())
-	base := t.TempDir()
-	if err := os.MkdirAll(filepath.Join(base, "Files"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	h, herr := s.createSystem(me, []string{"late", containerJSON(base, mountedScratch(t, s, t.TempDir(), base))})
-	if herr != nil {
-		t.Fatal(herr)
-	}
-	if _, herr := s.startSystem(me, h[:1]); herr != nil {
-		t.Fatal(herr)
-	}
+	hs, _ := runningSystem(t, s, "late", "")
+	h := []string{hs}
 	sys, _ := strconv.ParseUint(h[0], 10, 64)
 	op := call(t, "HcsCreateOperation", 0, 0)
 	defer call(t, "HcsCloseOperation", uintptr(op))

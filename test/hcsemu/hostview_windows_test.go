@@ -16,7 +16,7 @@ import (
 )
 
 // runningSystem creates and starts a container on a fresh base layer with
-// extra Container fields (JSON, without braces) and returns its handle and
+// extra Container fields (JSON, without braces; none if empty) and returns its handle and
 // root directory.
 func runningSystem(t *testing.T, s *Server, id, extra string) (string, string) {
 	t.Helper()
@@ -25,7 +25,10 @@ func runningSystem(t *testing.T, s *Server, id, extra string) (string, string) {
 	if err := os.MkdirAll(filepath.Join(base, "Files"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	doc := strings.TrimSuffix(containerJSON(base, mountedScratch(t, s, t.TempDir(), base)), "}}") + "," + extra + "}}"
+	doc := containerJSON(base, mountedScratch(t, s, t.TempDir(), base))
+	if extra != "" {
+		doc = strings.TrimSuffix(doc, "}}") + "," + extra + "}}"
+	}
 	h, herr := s.createSystem(me, []string{id, doc})
 	if herr != nil {
 		t.Fatal(herr)
