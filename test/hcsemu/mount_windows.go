@@ -64,6 +64,14 @@ func heapFree(p uintptr) {
 	procHeapFree.Call(h, 0, p)
 }
 
+// spawnMu serialises the emulator's process starts. Wine starts a Unix
+// program (runUnix) by forking this process; a container process started
+// at the same moment once failed with "Internal error" (TestWindowsKubelet
+// in the clean-clone make test of 2026-12-07 21:02, while the layer holds
+// of hold_windows.go ran chattr beside two container starts). The cause
+// inside Wine is not known; one start at a time avoids the overlap.
+var spawnMu sync.Mutex
+
 // runUnix runs a POSIX shell script on the host and returns its output and
 // exit status. Wine starts a Unix program without a Windows process to wait
 // for, so the script reports its status in a file the emulator waits for.
@@ -85,9 +93,14 @@ func runUnix(script string) (string, error) {
 	var si windows.StartupInfo
 	si.Cb = uint32(unsafe.Sizeof(si))
 	var pi windows.ProcessInformation
-	if err := windows.CreateProcess(nil, cl, nil, nil, false, 0, nil, nil, &si, &pi); err != nil {
+	spawnMu.Lock()
+	err = windows.CreateProcess(nil, cl, nil, nil, false, 0, nil, nil, &si, &pi)
+	spawnMu.Unlock()
+	if err != nil {
 		return "", fmt.Errorf("starting /bin/sh: %v", err)
 	}
+	windows.CloseHandle(pi.Thread)
+	windows.CloseHandle(pi.Process)
 	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
 		st, err := os.ReadFile(filepath.Join(dir, "status"))
 		if err != nil {

@@ -237,7 +237,10 @@ func startProcess(sys *system, params processParams) (p *process, ends [3]window
 	for k, v := range params.Environment {
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}
-	if err = cmd.Start(); err != nil {
+	spawnMu.Lock()
+	err = cmd.Start()
+	spawnMu.Unlock()
+	if err != nil {
 		return nil, ends, err
 	}
 	// Into the system's job, so its children are counted and ended with
