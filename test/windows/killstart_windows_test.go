@@ -13,10 +13,10 @@ import (
 // then gives up on the task, because it cannot publish the task's create
 // event, without undoing it: the compute system stays, and so does its
 // scratch layer, activated and prepared. After the restart wincri
-// terminates that system (the shim binary's "delete"), the container can
-// be removed and started anew, and removing the pod leaves nothing in HCS,
-// HCN or the layers: the windows snapshotter's removal finds the layer's
-// directory held, deactivates the layer and removes it, as on Windows.
+// terminates that system (the shim binary's "delete"); the shim, seeing it
+// end, releases the scratch layer itself. The container can be removed, a
+// new one runs in the pod, and removing the pod leaves nothing in HCS, HCN
+// or the layers.
 func TestWindowsKillDuringStart(t *testing.T) {
 	e := newEnv(t)
 	pcfg := podConfig("killstart", t.TempDir())
