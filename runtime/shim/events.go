@@ -5,6 +5,7 @@ import (
 	"net"
 
 	eventsapi "github.com/containerd/containerd/api/services/ttrpc/events/v1"
+	"github.com/containerd/log"
 	"github.com/containerd/ttrpc"
 	"google.golang.org/protobuf/types/known/anypb"
 	"google.golang.org/protobuf/types/known/emptypb"
@@ -30,11 +31,30 @@ func serveEvents(address string, handler func(ns, topic string, event *anypb.Any
 	}
 	es := &eventServer{srv: srv, l: l, handler: handler}
 	eventsapi.RegisterTTRPCEventsService(srv, es)
-	go srv.Serve(context.Background(), l)
+	go srv.Serve(context.Background(), &loggedListener{Listener: l})
 	return es, nil
 }
 
+// loggedListener logs each shim's event connection (debug): a shim whose
+// events stop arriving is then told apart from one that never connected.
+type loggedListener struct {
+	net.Listener
+	n int
+}
+
+func (l *loggedListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err == nil {
+		l.n++
+		log.L.WithField("connection", l.n).Debug("shim event connection accepted")
+	}
+	return c, err
+}
+
 func (e *eventServer) Forward(_ context.Context, r *eventsapi.ForwardRequest) (*emptypb.Empty, error) {
+	if r.Envelope != nil {
+		log.L.WithField("topic", r.Envelope.Topic).Debug("shim event")
+	}
 	if e.handler != nil && r.Envelope != nil {
 		e.handler(r.Envelope.Namespace, r.Envelope.Topic, r.Envelope.Event)
 	}

@@ -39,14 +39,7 @@ func sendCtrlEvent(pid uint32, event uintptr) error {
 	if err != nil {
 		return err
 	}
-	// Under Wine a thread started in a process still initializing is lost
-	// or hangs the process (measured: at 0-20 ms after its start, with one
-	// thread); a process past its initialization has started a second
-	// thread (every Go program does). Delivery waits for that, at most 2 s,
-	// as a console's event is delivered to a process that is running.
-	for deadline := time.Now().Add(2 * time.Second); threadCount(pid) < 2 && time.Now().Before(deadline); {
-		time.Sleep(10 * time.Millisecond)
-	}
+	settleCtrlTarget(h, pid)
 	th, _, cerr := procCreateRemoteThread.Call(uintptr(h), 0, 0, procCtrlRoutine.Addr(), event, 0, 0)
 	if th == 0 {
 		windows.CloseHandle(h)
@@ -61,6 +54,36 @@ func sendCtrlEvent(pid uint32, event uintptr) error {
 		}
 	}()
 	return nil
+}
+
+// settleCtrlTarget waits until a thread started in process pid (handle h)
+// runs its handlers. Under Wine a thread started in a process still
+// initializing is lost or hangs the process for good: at 0-20 ms after its
+// start, with one thread; and, on a loaded machine, in 2 of 40 winproc.exe
+// processes signalled as soon as they had a second thread (every Go
+// program starts one early), 0.1-0.3 s after their start. 500 ms after the
+// second thread, none of 60 hung. So delivery waits for the second thread
+// (at most 2 s), then until the process is 1 s old and, if it had to wait
+// for that thread, 500 ms more. A console event reaches a process that is
+// running, on Windows too; only its time is later.
+func settleCtrlTarget(h windows.Handle, pid uint32) {
+	var created, exit, kernel, user windows.Filetime
+	born := time.Now()
+	if windows.GetProcessTimes(h, &created, &exit, &kernel, &user) == nil {
+		born = time.Unix(0, created.Nanoseconds())
+	}
+	young := false
+	for deadline := time.Now().Add(2 * time.Second); threadCount(pid) < 2 && time.Now().Before(deadline); {
+		young = true
+		time.Sleep(10 * time.Millisecond)
+	}
+	wait := time.Until(born.Add(time.Second))
+	if young {
+		wait = max(wait, 500*time.Millisecond)
+	}
+	if wait > 0 {
+		time.Sleep(wait)
+	}
 }
 
 // threadCount is the number of threads of process pid (0 if it is gone).
