@@ -99,8 +99,15 @@ func runUnix(script string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("starting /bin/sh: %v", err)
 	}
-	windows.CloseHandle(pi.Thread)
-	windows.CloseHandle(pi.Process)
+	// For a Unix program Wine hands back no process handle (0) and
+	// leaves garbage in the thread handle (measured: 0x349c60, then 0):
+	// closing that value could close a handle of this process that has it
+	// (a Go runtime event, which then killed the test binary with
+	// "setevent failed; errno=6"). Only a real process's handles are closed.
+	if pi.Process != 0 {
+		windows.CloseHandle(pi.Thread)
+		windows.CloseHandle(pi.Process)
+	}
 	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
 		st, err := os.ReadFile(filepath.Join(dir, "status"))
 		if err != nil {
