@@ -20,7 +20,24 @@ cache=${WINDOWS_CACHE:-/var/tmp/wincri-windows}
 # traffic, and undoes all of it. A run that was killed
 # leaves them: undo before and after, so nothing removes a root through a
 # mount and no stale address answers for a pod.
+# A test binary that crashed also leaves the Windows processes it started
+# running (wincri.exe, kubelet.exe, shims, containers: one burns a CPU):
+# they are ended with the prefix's wineserver, before the mounts go.
 host_leftovers() {
+  { pgrep -af 'wincri-windows.e2e.|hcsemu-root' || true; } | while read -r pid cmd; do
+    echo "windows-e2e: ending a leftover Windows process: $pid ${cmd:0:120}" >&2
+  done
+  if pgrep -f 'wincri-windows.e2e.|hcsemu-root' >/dev/null; then
+    "$(command -v wineserver || echo /usr/lib/wine/wineserver)" -k || true
+    sleep 1
+  fi
+  # and the layer directories its emulator held immutable (chattr +i), so
+  # that its temporary directories can go
+  tmp=$WINEPREFIX/drive_c/users/root/Temp
+  { find "$tmp" -mindepth 7 -maxdepth 7 -type d -path '*/snapshots/snapshots/*' -print0 2>/dev/null | xargs -0r lsattr -d 2>/dev/null || true; } |
+    awk '$1 ~ /i/ {print $2}' | while read -r d; do
+    chattr -i "$d" && echo "windows-e2e: released a leftover held layer directory: $d" >&2
+  done
   awk -v p="$WINEPREFIX/" 'index($2, p) == 1 {print $2}' /proc/mounts | sort -r | while read -r m; do
     umount -l "$(printf '%b' "$m")" && echo "windows-e2e: unmounted a leftover mapped directory: $m" >&2
   done
@@ -31,6 +48,14 @@ host_leftovers() {
     # shellcheck disable=SC2086
     iptables -w -D $r && echo "windows-e2e: removed a leftover endpoint counting rule: $r" >&2
   done
+  # last, once nothing is mounted in the prefix: the crashed test's
+  # temporary directories (a finished test removes its own)
+  if ! awk -v p="$WINEPREFIX/" 'index($2, p) == 1 {found=1} END {exit !found}' /proc/mounts; then
+    for d in "$tmp"/Test*; do
+      if [ -d "$d" ]; then rm -rf "$d" && echo "windows-e2e: removed a leftover test directory: $d" >&2; fi
+    done
+  fi
+  return 0
 }
 host_leftovers
 trap host_leftovers EXIT
