@@ -52,7 +52,7 @@ func (l *loggedListener) Accept() (net.Conn, error) {
 }
 
 func (e *eventServer) Forward(_ context.Context, r *eventsapi.ForwardRequest) (*emptypb.Empty, error) {
-	if r.Envelope != nil {
+	if r.Envelope != nil && log.GetLevel() >= log.DebugLevel { // no entry built per event otherwise
 		log.L.WithField("topic", r.Envelope.Topic).Debug("shim event")
 	}
 	if e.handler != nil && r.Envelope != nil {
