@@ -36,7 +36,8 @@ host_leftovers() {
   tmp=$WINEPREFIX/drive_c/users/root/Temp
   { find "$tmp" -mindepth 7 -maxdepth 7 -type d -path '*/snapshots/snapshots/*' -print0 2>/dev/null | xargs -0r lsattr -d 2>/dev/null || true; } |
     awk '$1 ~ /i/ {print $2}' | while read -r d; do
-    chattr -i "$d" && echo "windows-e2e: released a leftover held layer directory: $d" >&2
+    if chattr -i "$d"; then echo "windows-e2e: released a leftover held layer directory: $d" >&2
+    else echo "windows-e2e: could not release a leftover held layer directory: $d" >&2; fi
   done
   awk -v p="$WINEPREFIX/" 'index($2, p) == 1 {print $2}' /proc/mounts | sort -r | while read -r m; do
     umount -l "$(printf '%b' "$m")" && echo "windows-e2e: unmounted a leftover mapped directory: $m" >&2
@@ -52,7 +53,9 @@ host_leftovers() {
   # temporary directories (a finished test removes its own)
   if ! awk -v p="$WINEPREFIX/" 'index($2, p) == 1 {found=1} END {exit !found}' /proc/mounts; then
     for d in "$tmp"/Test*; do
-      if [ -d "$d" ]; then rm -rf "$d" && echo "windows-e2e: removed a leftover test directory: $d" >&2; fi
+      [ -d "$d" ] || continue
+      if rm -rf "$d"; then echo "windows-e2e: removed a leftover test directory: $d" >&2
+      else echo "windows-e2e: could not remove a leftover test directory: $d" >&2; fi
     done
   fi
   return 0
