@@ -66,7 +66,10 @@ trap host_leftovers EXIT
 # The node is Windows Server 2022 (10.0.20348, server product type): the
 # shim gates features on the build (e.g. CPU updates need 20H2+).
 wine=$(command -v wine64 || echo /usr/lib/wine/wine64)
-reg() { "$wine" reg add "$1" /v "$2" /t "$3" /d "$4" /f >/dev/null 2>&1; }
+reg() {
+  local out
+  out=$("$wine" reg add "$1" /v "$2" /t "$3" /d "$4" /f 2>&1) || { echo "windows-e2e: reg add $1 /v $2 failed: $out" >&2; return 1; }
+}
 nt='HKLM\Software\Microsoft\Windows NT\CurrentVersion'
 reg "$nt" CurrentBuildNumber REG_SZ 20348
 reg 'HKLM\System\CurrentControlSet\Control\ProductOptions' ProductType REG_SZ ServerNT
