@@ -46,7 +46,13 @@ cp -f "$(command -v containerd-shim-runc-v2)" "$(dirname "$ctrd")/" 2>/dev/null 
 runc=$(command -v runc)
 
 w=$out/wincri
-mkdir -p "$w/cni"
+# wincri's root is kept from one bench to the next, as containerd-ref.sh keeps
+# containerd's: a new root each run sat elsewhere on the disk than
+# containerd's, and where the filesystem puts a pull's files moved its kernel
+# time by up to 1 s for either runtime (docs/performance.md, 2026-12-08).
+wroot=${WINCRI_BENCH_ROOT:-$work/wincri-bench/root}
+if [ "${BENCH_TARGET:-}" = plugin ]; then wroot=${WINCRI_BENCH_ROOT:-$work/wincri-bench/plugin-root}; fi
+mkdir -p "$w/cni" "$wroot"
 cat > "$w/cni/10-bench.conflist" <<JSON
 {"cniVersion":"1.0.0","name":"wincri-bench","plugins":[
  {"type":"bridge","bridge":"wincri-b0","isGateway":true,"ipMasq":false,
@@ -56,7 +62,7 @@ JSON
 # The harness serves pause 3.10, the sandbox image containerd-ref.sh gives
 # the reference containerd (wincri's default, as containerd's, is 3.10.2).
 cat > "$w/config.toml" <<TOML
-root = "$w/root"
+root = "$wroot"
 sandbox_image = "registry.k8s.io/pause:3.10"
 state = "/run/wincri-bench"
 listen = "unix:///run/wincri-bench/wincri.sock"
@@ -69,12 +75,12 @@ address = "127.0.0.1:9198"
 TOML
 wep=unix:///run/wincri-bench/wincri.sock
 wcmd=(bin/wincri --config "$w/config.toml")
-wsnaps=$w/root/images/snapshots/snapshots wmetrics=(-metrics 127.0.0.1:9198)
+wsnaps=$wroot/images/snapshots/snapshots wmetrics=(-metrics 127.0.0.1:9198)
 if [ "${BENCH_TARGET:-}" = plugin ]; then
   make -s containerd-wincri
   cat > "$w/containerd.toml" <<TOML
 version = 3
-root = "$w/root"
+root = "$wroot"
 state = "/run/wincri-bench"
 required_plugins = ["io.containerd.grpc.v1.wincri"]
 [grpc]
@@ -87,7 +93,7 @@ required_plugins = ["io.containerd.grpc.v1.wincri"]
   conf_dir = "$w/cni"
 TOML
   wcmd=(bin/containerd-wincri --config "$w/containerd.toml")
-  wsnaps=$w/root/io.containerd.snapshotter.v1.overlayfs/snapshots wmetrics=()
+  wsnaps=$wroot/io.containerd.snapshotter.v1.overlayfs/snapshots wmetrics=()
 fi
 start_wincri() {
   setsid "${wcmd[@]}" >> "$w/wincri.log" 2>&1 < /dev/null &

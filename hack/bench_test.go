@@ -119,3 +119,23 @@ func TestBigpullRoundsMissingRound(t *testing.T) {
 		t.Errorf("3x faster in every round must meet the target:\n%s", out)
 	}
 }
+
+// The daemon's CPU of a round's fastest run is printed with its kernel
+// part, from bigpull's "daemon CPU T s (user U, system S)".
+func TestBigpullRoundsCPU(t *testing.T) {
+	line := func(total, user, system float64) string {
+		return fmt.Sprintf("bigpull: 2 concurrent pulls of x: total %.2f s (each: 1 1), daemon CPU %.2f s (user %.2f, system %.2f), snapshots created 10\n", total, user+system, user, system)
+	}
+	_, names := writeFiles(t, map[string]string{
+		"bigpull-containerd-1.txt": line(3, 1.25, 0.75) + line(2.5, 1.5, 0.5),
+		"bigpull-wincri-1.txt":     line(1.5, 1.25, 1.0) + line(1.75, 1.0, 0.25),
+	})
+	out := runAwk(t, "bigpullrounds.awk", names...)
+	// The fastest run of each runtime: containerd 2.5 s (2.00 of CPU, 0.50
+	// of it kernel), wincri 1.5 s (2.25, 1.00).
+	for _, want := range []string{"2.00 / 2.25", "0.50 / 1.00"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("want %q (CPU of each runtime's fastest run) in:\n%s", want, out)
+		}
+	}
+}

@@ -13,23 +13,23 @@ import (
 // for the writeback of the one before.
 func flushDisks() { syscall.Sync() }
 
-// cpuSeconds is the CPU time (user + system) process pid has used, from
-// /proc/PID/stat; false when it cannot be read.
-func cpuSeconds(pid int) (float64, bool) {
+// cpuSeconds is the CPU time process pid has used in user and in system
+// (kernel) mode, from /proc/PID/stat; false when it cannot be read.
+func cpuSeconds(pid int) (cpuTime, bool) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
-		return 0, false
+		return cpuTime{}, false
 	}
 	// The command name (field 2) may hold spaces: count from after it.
 	i := bytes.LastIndexByte(b, ')')
 	f := strings.Fields(string(b[i+1:]))
 	if i < 0 || len(f) < 13 {
-		return 0, false
+		return cpuTime{}, false
 	}
 	utime, err1 := strconv.ParseUint(f[11], 10, 64)
 	stime, err2 := strconv.ParseUint(f[12], 10, 64)
 	if err1 != nil || err2 != nil {
-		return 0, false
+		return cpuTime{}, false
 	}
-	return float64(utime+stime) / 100, true // USER_HZ
+	return cpuTime{user: float64(utime) / 100, system: float64(stime) / 100}, true // USER_HZ
 }

@@ -4,4 +4,4 @@ package main
 func flushDisks() {}
 
 // cpuSeconds: not measured on Windows.
-func cpuSeconds(int) (float64, bool) { return 0, false }
+func cpuSeconds(int) (cpuTime, bool) { return cpuTime{}, false }
